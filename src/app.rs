@@ -1,0 +1,255 @@
+//! Building and running a latchkey server: `main`, tests and examples all
+//! start the same [`App`], which binds its own listener (port 0 allowed) and
+//! says which address it got.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::Layer as _;
+use tower_http::normalize_path::NormalizePathLayer;
+
+use crate::auth::{Auth, AuthError};
+use crate::clock;
+use crate::config::Settings;
+use crate::password::Hasher;
+use crate::ratelimit::LoginLimiter;
+use crate::revocation::Revocations;
+use crate::store::{self, Store};
+use crate::token::TokenService;
+use crate::token::keys::Keys;
+
+pub use crate::auth::NewUser;
+pub use crate::store::UserRow as User;
+
+/// How long `serve` lets requests in flight finish after a stop signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    /// Keys could not be loaded or generated.
+    #[error(transparent)]
+    Keys(#[from] crate::token::keys::KeyError),
+    /// The first user could not be created.
+    #[error("creating the admin user: {0}")]
+    Bootstrap(AuthError),
+    /// The address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// Connects to the store, runs migrations and loads keys and revocations:
+/// everything a server or a command needs.
+pub async fn open(settings: Settings) -> Result<Arc<Auth>, StartError> {
+    settings.validate()?;
+    let store: Arc<dyn Store> = store::connect(&settings).await?;
+    let now = clock::now();
+    let keys = Arc::new(Keys::load(store.as_ref(), &settings, now).await?);
+    let remember = settings.access_ttl_secs() + i64::try_from(settings.clock_leeway).unwrap_or(0);
+    let revocations = Arc::new(Revocations::load(store.as_ref(), remember).await?);
+    let tokens = TokenService::new(&settings, keys);
+    Ok(Arc::new(Auth {
+        hasher: Hasher::new(settings.hash_concurrency),
+        limiter: LoginLimiter::new(
+            settings.login_max_failures,
+            settings.login_max_failures_per_ip,
+            settings.login_window,
+        ),
+        settings: Arc::new(settings),
+        store,
+        tokens,
+        revocations,
+        keys_reloaded_at_ms: AtomicI64::new(0),
+    }))
+}
+
+/// A bound, ready-to-run server.
+pub struct App {
+    auth: Arc<Auth>,
+    listener: TcpListener,
+    address: SocketAddr,
+    admin_password: Option<String>,
+}
+
+impl App {
+    /// Opens the store, creates the first admin on an empty database, and
+    /// binds `settings.bind`.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let bind = settings.bind;
+        let auth = open(settings).await?;
+        let admin_password = bootstrap_admin(&auth).await.map_err(StartError::Bootstrap)?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|e| StartError::Bind(bind, e))?;
+        let address = listener.local_addr().map_err(|e| StartError::Bind(bind, e))?;
+        Ok(Self {
+            auth,
+            listener,
+            address,
+            admin_password,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The service behind the routes.
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
+    /// The random password given to `admin` on this first start, if one was
+    /// generated (print it once).
+    pub fn initial_admin_password(&self) -> Option<&str> {
+        self.admin_password.as_deref()
+    }
+
+    /// Creates a user without the registration password rules (for tests,
+    /// fixtures and the tutorials' six-letter `secret`).
+    pub async fn create_user(&self, user: NewUser) -> Result<User, AuthError> {
+        self.auth.create_user(user, false).await
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish
+    /// for at most [`SHUTDOWN_GRACE`].
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let background = spawn_background(&self.auth);
+        let app = NormalizePathLayer::trim_trailing_slash().layer(crate::http::router(self.auth.clone()));
+        let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let result = tokio::select! {
+            r = server.into_future() => r,
+            () = async move {
+                if stopping_rx.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!("requests still in flight after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        for task in background {
+            task.abort();
+        }
+        result
+    }
+}
+
+/// Builds a router over an already-open service (for embedding and tests).
+pub fn router(auth: Arc<Auth>) -> Router {
+    crate::http::router(auth)
+}
+
+fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
+    let sync = auth.revocations.spawn_sync(auth.store.clone());
+    let maintenance = {
+        let auth = auth.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let mut last_purge = 0;
+            loop {
+                tick.tick().await;
+                auth.reload_keys().await;
+                let now = clock::now();
+                if now - last_purge >= 600 {
+                    last_purge = now;
+                    // A revoked session is kept until its last access token
+                    // has expired, so every node learns of the revocation.
+                    let keep = auth.settings.access_ttl_secs()
+                        + i64::try_from(auth.settings.clock_leeway).unwrap_or(0);
+                    match auth.store.purge_sessions(now - keep).await {
+                        Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "session purge failed"),
+                    }
+                }
+            }
+        })
+    };
+    vec![sync, maintenance]
+}
+
+/// On an empty database, creates role `admin` (permission `users:admin`) and
+/// user `admin`; returns the password when it was generated here.
+async fn bootstrap_admin(auth: &Auth) -> Result<Option<String>, AuthError> {
+    if auth.store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    auth.store
+        .put_role("admin", &["users:admin".to_string()], clock::now())
+        .await?;
+    let (password, generated) = match &auth.settings.admin_password {
+        Some(p) => (p.expose().to_string(), false),
+        None => (random_password(), true),
+    };
+    let created = auth
+        .create_user(
+            NewUser {
+                username: "admin".into(),
+                password: password.clone(),
+                roles: vec!["admin".into()],
+                ..NewUser::default()
+            },
+            false,
+        )
+        .await;
+    match created {
+        Ok(_) => Ok(generated.then_some(password)),
+        // Another node created it first.
+        Err(AuthError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn random_password() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 18];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A future that resolves on SIGTERM or Ctrl-C.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,436 @@
+//! Extractors: request fields (JSON or form, answering FastAPI-shaped 422s),
+//! the presented credential (bearer header or cookie with its CSRF check),
+//! the authenticated caller, and the client's address and user agent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum_extra::extract::CookieJar;
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use super::error::{ApiError, ApiResult, FieldError};
+use crate::auth::{Auth, AuthError, Client};
+use crate::store::UserRow;
+use crate::token::Claims;
+
+/// Name of the cookie carrying the access token.
+pub const ACCESS_COOKIE: &str = "access_token";
+/// Name of the cookie carrying the refresh token.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Name of the double-submit CSRF cookie.
+pub const CSRF_COOKIE: &str = "csrf_token";
+/// Header that must repeat the CSRF cookie on cookie-authenticated changes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Request fields from a JSON object, a urlencoded form and/or the query
+/// string, read with per-field validation errors collected FastAPI-style.
+#[derive(Debug, Default)]
+pub struct Fields {
+    body: Map<String, Value>,
+    query: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    /// Parses a body according to its `Content-Type`. JSON must be an
+    /// object; anything that is neither JSON nor a form has no fields.
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> ApiResult<Self> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        let body = if mime == "application/json" || mime.ends_with("+json") {
+            parse_json(body)?
+        } else if mime == "application/x-www-form-urlencoded" {
+            parse_form(body)
+        } else {
+            Map::new()
+        };
+        Ok(Self {
+            body,
+            ..Self::default()
+        })
+    }
+
+    /// Adds the query string's parameters (a body value wins over the query).
+    pub fn with_query(mut self, query: Option<&str>) -> Self {
+        if let Some(q) = query {
+            self.query = parse_form(q.as_bytes());
+        }
+        self
+    }
+
+    fn lookup(&self, name: &str) -> Option<(&'static str, &Value)> {
+        self.body
+            .get(name)
+            .map(|v| ("body", v))
+            .or_else(|| self.query.get(name).map(|v| ("query", v)))
+    }
+
+    /// A required string; records `missing` or `string_type`.
+    pub fn required_str(&mut self, name: &str) -> String {
+        match self.lookup(name) {
+            None => {
+                self.errors.push(FieldError::missing("body", name));
+                String::new()
+            }
+            Some((place, value)) => match value {
+                Value::String(s) => s.clone(),
+                other => {
+                    let err = type_error(place, name, other.clone());
+                    self.errors.push(err);
+                    String::new()
+                }
+            },
+        }
+    }
+
+    /// An optional string (`null` counts as absent).
+    pub fn optional_str(&mut self, name: &str) -> Option<String> {
+        match self.lookup(name) {
+            None | Some((_, Value::Null)) => None,
+            Some((_, Value::String(s))) => Some(s.clone()),
+            Some((place, other)) => {
+                let err = type_error(place, name, other.clone());
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+
+    /// An optional string that may be explicitly `null` (to clear a value):
+    /// `None` absent, `Some(None)` null, `Some(Some(s))` a string.
+    pub fn nullable_str(&mut self, name: &str) -> Option<Option<String>> {
+        match self.lookup(name) {
+            None => None,
+            Some((_, Value::Null)) => Some(None),
+            Some((_, Value::String(s))) => Some(Some(s.clone())),
+            Some((place, other)) => {
+                let err = type_error(place, name, other.clone());
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+
+    /// An optional boolean (JSON `true`/`false`, or form `true`/`false`).
+    pub fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        let (place, value) = self.lookup(name)?;
+        let parsed = match value {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            Value::Null => return None,
+            _ => None,
+        };
+        if parsed.is_none() {
+            let err = FieldError::invalid(place, name, "bool_type", "Input should be a valid boolean", value.clone());
+            self.errors.push(err);
+        }
+        parsed
+    }
+
+    /// An optional list of strings.
+    pub fn optional_str_list(&mut self, name: &str) -> Option<Vec<String>> {
+        let (place, value) = self.lookup(name)?;
+        let list = match value {
+            Value::Null => return None,
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        if list.is_none() {
+            let err = FieldError::invalid(place, name, "list_type", "Input should be a valid list of strings", value.clone());
+            self.errors.push(err);
+        }
+        list
+    }
+
+    /// Records a field error found by the caller.
+    pub fn reject(&mut self, name: &str, msg: impl Into<String>) {
+        let input = self.lookup(name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+        self.errors.push(FieldError::invalid("body", name, "value_error", msg, input));
+    }
+
+    /// Ends reading: the collected errors as a 422, if any.
+    pub fn finish(&mut self) -> ApiResult<()> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(std::mem::take(&mut self.errors)))
+        }
+    }
+}
+
+fn type_error(place: &str, name: &str, input: Value) -> FieldError {
+    FieldError::invalid(place, name, "string_type", "Input should be a valid string", input)
+}
+
+fn parse_json(body: &[u8]) -> ApiResult<Map<String, Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::Validation(vec![FieldError {
+            kind: "model_attributes_type",
+            loc: vec![json!("body")],
+            msg: "Input should be a valid dictionary or object to extract fields from".into(),
+            input: match other {
+                Value::Array(_) | Value::Object(_) => Value::Null,
+                v => v,
+            },
+        }])),
+        Err(e) => Err(ApiError::Validation(vec![FieldError {
+            kind: "json_invalid",
+            loc: vec![json!("body"), json!(e.column())],
+            msg: "JSON decode error".into(),
+            input: json!({}),
+        }])),
+    }
+}
+
+fn parse_form(body: &[u8]) -> Map<String, Value> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+/// The request's fields (body and query), as an extractor.
+pub struct Body(pub Fields);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let headers = req.headers().clone();
+        let query = req.uri().query().map(str::to_string);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::Validation(vec![FieldError {
+                    kind: "body_read",
+                    loc: vec![json!("body")],
+                    msg: "Could not read the request body".into(),
+                    input: Value::Null,
+                }])
+            }
+        })?;
+        Ok(Body(Fields::parse(&headers, &bytes)?.with_query(query.as_deref())))
+    }
+}
+
+/// Query-string fields only, as an extractor (for GET endpoints).
+pub struct QueryFields(pub Fields);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        Ok(QueryFields(Fields::default().with_query(parts.uri.query())))
+    }
+}
+
+/// How the caller presented its access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The `access_token` cookie.
+    Cookie,
+}
+
+/// The presented access token: bearer header first, else the cookie (whose
+/// state-changing requests must carry the CSRF header).
+pub fn presented_token(parts: &Parts) -> ApiResult<(String, Via)> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| AuthError::InvalidToken("header encoding"))?;
+        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let token = token.trim();
+            if token.is_empty() {
+                return Err(AuthError::InvalidToken("empty bearer").into());
+            }
+            return Ok((token.to_string(), Via::Bearer));
+        }
+    }
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(cookie) = jar.get(ACCESS_COOKIE).filter(|c| !c.value().is_empty()) else {
+        return Err(AuthError::NotAuthenticated.into());
+    };
+    check_csrf(&parts.method, &jar, &parts.headers)?;
+    Ok((cookie.value().to_string(), Via::Cookie))
+}
+
+/// A cookie-authenticated request that changes state (any method but
+/// GET/HEAD/OPTIONS) must repeat the `csrf_token` cookie in `X-CSRF-Token`.
+pub fn check_csrf(method: &Method, jar: &CookieJar, headers: &HeaderMap) -> ApiResult<()> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let expected = jar.get(CSRF_COOKIE).map(|c| c.value().as_bytes()).unwrap_or_default();
+    let given = headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    let same: bool = given.ct_eq(expected).into();
+    if expected.is_empty() || !same {
+        return Err(ApiError::Csrf);
+    }
+    Ok(())
+}
+
+/// A caller with a valid, unrevoked access token (the user may be disabled).
+///
+/// ```no_run
+/// use latchkey::http::extract::CurrentUser;
+/// async fn whoami(CurrentUser { claims, .. }: CurrentUser) -> String {
+///     claims.sub
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// The verified claims.
+    pub claims: Claims,
+    /// How the token came.
+    pub via: Via,
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Arc<Auth>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
+        let auth = Arc::<Auth>::from_ref(state);
+        let (token, via) = presented_token(parts)?;
+        let claims = auth.authenticate(&token).await?;
+        let user = CurrentUser { claims, via };
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// A caller whose token is valid and whose user exists and is not disabled
+/// (FastAPI's `get_current_active_user`).
+///
+/// ```no_run
+/// use latchkey::http::extract::ActiveUser;
+/// async fn me(ActiveUser { user, .. }: ActiveUser) -> String {
+///     user.username
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ActiveUser {
+    /// The verified claims.
+    pub claims: Claims,
+    /// The user as stored now.
+    pub user: UserRow,
+    /// How the token came.
+    pub via: Via,
+}
+
+impl<S> FromRequestParts<S> for ActiveUser
+where
+    Arc<Auth>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let CurrentUser { claims, via } = CurrentUser::from_request_parts(parts, state).await?;
+        let auth = Arc::<Auth>::from_ref(state);
+        let user = auth.active_user(&claims).await?;
+        Ok(ActiveUser { claims, user, via })
+    }
+}
+
+/// The caller's address and user agent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo(pub Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(ClientInfo(Client { ip, user_agent }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).expect("header"));
+        h
+    }
+
+    #[test]
+    fn form_and_json_give_the_same_fields() {
+        let mut form = Fields::parse(&headers("application/x-www-form-urlencoded"), b"username=john&password=s%26cret")
+            .expect("form");
+        assert_eq!(form.required_str("username"), "john");
+        assert_eq!(form.required_str("password"), "s&cret");
+        assert!(form.finish().is_ok());
+        let mut json = Fields::parse(&headers("application/json; charset=utf-8"), br#"{"username":"john","password":"x"}"#)
+            .expect("json");
+        assert_eq!(json.required_str("username"), "john");
+        assert!(json.finish().is_ok());
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_listed_fastapi_style() {
+        let mut f = Fields::parse(&headers("application/json"), br#"{"username": 5}"#).expect("json");
+        f.required_str("username");
+        f.required_str("password");
+        let Err(ApiError::Validation(items)) = f.finish() else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(items[0].kind, "string_type");
+        assert_eq!(items[0].loc, vec![json!("body"), json!("username")]);
+        assert_eq!(items[1].kind, "missing");
+        assert_eq!(items[1].msg, "Field required");
+    }
+
+    #[test]
+    fn malformed_json_and_non_objects_are_422() {
+        for body in [&b"{"[..], b"[1,2]", b"\"x\"", b"nul"] {
+            let r = Fields::parse(&headers("application/json"), body);
+            assert!(matches!(r, Err(ApiError::Validation(_))), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn query_parameters_fill_in_for_the_body() {
+        let mut f = Fields::parse(&HeaderMap::new(), b"")
+            .expect("empty")
+            .with_query(Some("refresh_token=abc"));
+        assert_eq!(f.required_str("refresh_token"), "abc");
+    }
+}

@@ -1,0 +1,88 @@
+//! The HTTP edge: the router, its middleware, and the JSON answers for
+//! unknown paths, wrong methods, oversized bodies and panics.
+
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Auth;
+use error::ApiError;
+use routes::{meta, sessions, tokens, users};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The auth routes, to merge into an application whose state provides
+/// `Arc<Auth>`.
+pub fn auth_routes() -> Router<Arc<Auth>> {
+    Router::new()
+        .route("/token", post(tokens::token))
+        .route("/token/refresh", post(tokens::refresh))
+        .route("/login/extended", post(tokens::login_extended))
+        .route("/login/secure", post(tokens::login_secure))
+        .route("/login/multi-device", post(tokens::login_multi_device))
+        .route("/logout", post(sessions::logout))
+        .route("/logout/all", post(sessions::logout_all))
+        .route("/logout/device", post(sessions::logout_device))
+        .route("/sessions", get(sessions::sessions))
+        .route("/users", post(users::register))
+        .route("/users/me", get(users::me))
+        .route("/users/me/password", post(users::change_password))
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/.well-known/jwks.json", get(meta::jwks))
+}
+
+/// The whole server's router, with its state and middleware.
+pub fn router(auth: Arc<Auth>) -> Router {
+    let body_limit = auth.settings.max_body_bytes;
+    auth_routes()
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(auth)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            panic_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+}
+
+fn panic_response() -> Response {
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"detail": "Internal Server Error"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,41 @@
+//! Liveness, readiness and the published keys.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::Auth;
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers within a second.
+pub async fn readyz(State(auth): State<Arc<Auth>>) -> Response {
+    let db = tokio::time::timeout(Duration::from_secs(1), auth.store.ping()).await;
+    match db {
+        Ok(Ok(())) => Json(json!({"status": "ready", "database": "ok"})).into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"detail": "Database unavailable"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /.well-known/jwks.json`: the public signing keys.
+pub async fn jwks(State(auth): State<Arc<Auth>>) -> Response {
+    let keys = auth.tokens.keys().get();
+    let mut response = Json(keys.jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
