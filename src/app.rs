@@ -90,11 +90,15 @@ impl App {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let bind = settings.bind;
         let auth = open(settings).await?;
-        let admin_password = bootstrap_admin(&auth).await.map_err(StartError::Bootstrap)?;
+        let admin_password = bootstrap_admin(&auth)
+            .await
+            .map_err(StartError::Bootstrap)?;
         let listener = TcpListener::bind(bind)
             .await
             .map_err(|e| StartError::Bind(bind, e))?;
-        let address = listener.local_addr().map_err(|e| StartError::Bind(bind, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(bind, e))?;
         Ok(Self {
             auth,
             listener,
@@ -132,8 +136,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let background = spawn_background(&self.auth);
-        let app = NormalizePathLayer::trim_trailing_slash().layer(crate::http::router(self.auth.clone()));
-        let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+        let app =
+            NormalizePathLayer::trim_trailing_slash().layer(crate::http::router(self.auth.clone()));
+        let service =
+            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;

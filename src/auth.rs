@@ -167,7 +167,8 @@ impl Auth {
     ) -> AuthResult<Issued> {
         let ip = client.ip.as_deref().unwrap_or("unknown");
         if let Some(retry_after) = self.limiter.blocked(login, ip).await? {
-            self.audit("login_rate_limited", Some(login), None, client, None).await;
+            self.audit("login_rate_limited", Some(login), None, client, None)
+                .await;
             return Err(AuthError::RateLimited(retry_after));
         }
         let found = if login.is_empty() || login.len() > 256 {
@@ -184,12 +185,14 @@ impl Auth {
             (Some(user), Verdict::Match { rehash }) => (user, rehash),
             _ => {
                 self.limiter.failed(login, ip).await?;
-                self.audit("login_failed", Some(login), None, client, None).await;
+                self.audit("login_failed", Some(login), None, client, None)
+                    .await;
                 return Err(AuthError::BadCredentials);
             }
         };
         if user.disabled {
-            self.audit("login_inactive", Some(&user.username), None, client, None).await;
+            self.audit("login_inactive", Some(&user.username), None, client, None)
+                .await;
             return Err(AuthError::Inactive);
         }
         if rehash {
@@ -230,7 +233,10 @@ impl Auth {
         client: &Client,
     ) -> AuthResult<Issued> {
         let now = clock::now();
-        let scope = scope.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let scope = scope
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         let session = SessionRow {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: user.id,
@@ -260,7 +266,8 @@ impl Auth {
         refresh_token: String,
         now: i64,
     ) -> AuthResult<Issued> {
-        let permissions = token::narrow_scope(&user.effective_permissions, session.scope.as_deref());
+        let permissions =
+            token::narrow_scope(&user.effective_permissions, session.scope.as_deref());
         let (access_token, claims) = self.tokens.issue(
             &Grant {
                 username: &user.username,
@@ -304,24 +311,42 @@ impl Auth {
                 let user = self.store.user_by_id(session.user_id).await?;
                 let Some(user) = user.filter(|u| !u.disabled) else {
                     self.revoke(&session.id, now).await?;
-                    self.audit("refresh_refused", None, Some(&session.id), client, Some("inactive user")).await;
+                    self.audit(
+                        "refresh_refused",
+                        None,
+                        Some(&session.id),
+                        client,
+                        Some("inactive user"),
+                    )
+                    .await;
                     return Err(AuthError::InvalidRefresh);
                 };
                 self.issue(&user, &session, fresh.token, now)
             }
-            Rotation::AlreadyUsed { used_at, session_id } => {
-                let interval = i64::try_from(self.settings.refresh_reuse_interval).unwrap_or(i64::MAX);
+            Rotation::AlreadyUsed {
+                used_at,
+                session_id,
+            } => {
+                let interval =
+                    i64::try_from(self.settings.refresh_reuse_interval).unwrap_or(i64::MAX);
                 if interval > 0 && now - used_at < interval {
                     return Err(AuthError::RefreshAlreadyUsed);
                 }
                 self.revoke(&session_id, now).await?;
                 let username = self.session_username(&session_id).await;
-                self.audit("refresh_reuse_detected", username.as_deref(), Some(&session_id), client, None)
-                    .await;
+                self.audit(
+                    "refresh_reuse_detected",
+                    username.as_deref(),
+                    Some(&session_id),
+                    client,
+                    None,
+                )
+                .await;
                 Err(AuthError::InvalidRefresh)
             }
             Rotation::SessionEnded => {
-                self.audit("refresh_refused", None, None, client, Some("session ended")).await;
+                self.audit("refresh_refused", None, None, client, Some("session ended"))
+                    .await;
                 Err(AuthError::InvalidRefresh)
             }
             Rotation::Unknown => Err(AuthError::InvalidRefresh),
@@ -408,28 +433,50 @@ impl Auth {
     /// Ends the token's session.
     pub async fn logout(&self, claims: &Claims, client: &Client) -> AuthResult<()> {
         self.revoke(&claims.sid, clock::now()).await?;
-        self.audit("logout", Some(&claims.sub), Some(&claims.sid), client, None).await;
+        self.audit("logout", Some(&claims.sub), Some(&claims.sid), client, None)
+            .await;
         Ok(())
     }
 
     /// Ends every session of the token's user.
     pub async fn logout_all(&self, claims: &Claims, client: &Client) -> AuthResult<usize> {
         let n = self.revoke_user(claims.user_id, None).await?;
-        self.audit("logout_all", Some(&claims.sub), Some(&claims.sid), client, Some(&format!("{n} sessions"))).await;
+        self.audit(
+            "logout_all",
+            Some(&claims.sub),
+            Some(&claims.sid),
+            client,
+            Some(&format!("{n} sessions")),
+        )
+        .await;
         Ok(n)
     }
 
     /// Ends one of the caller's own sessions; `NotFound` for anyone else's.
-    pub async fn logout_device(&self, claims: &Claims, session_id: &str, client: &Client) -> AuthResult<()> {
+    pub async fn logout_device(
+        &self,
+        claims: &Claims,
+        session_id: &str,
+        client: &Client,
+    ) -> AuthResult<()> {
         let now = clock::now();
         let session = match uuid::Uuid::try_parse(session_id) {
             Ok(_) => self.store.session(session_id).await?,
             Err(_) => None,
         };
         match session {
-            Some(s) if s.user_id == claims.user_id && s.revoked_at.is_none() && s.expires_at > now => {
+            Some(s)
+                if s.user_id == claims.user_id && s.revoked_at.is_none() && s.expires_at > now =>
+            {
                 self.revoke(&s.id, now).await?;
-                self.audit("logout_device", Some(&claims.sub), Some(&s.id), client, None).await;
+                self.audit(
+                    "logout_device",
+                    Some(&claims.sub),
+                    Some(&s.id),
+                    client,
+                    None,
+                )
+                .await;
                 Ok(())
             }
             _ => Err(AuthError::NotFound("session")),
@@ -445,7 +492,8 @@ impl Auth {
     /// registration all come here). `check_password` applies the length
     /// rules; imports and tests may skip them.
     pub async fn create_user(&self, new: NewUser, check_password: bool) -> AuthResult<UserRow> {
-        let username = Username::parse(&new.username).map_err(|e| AuthError::Invalid("username", e.0))?;
+        let username =
+            Username::parse(&new.username).map_err(|e| AuthError::Invalid("username", e.0))?;
         let email = new
             .email
             .as_deref()
@@ -453,13 +501,18 @@ impl Auth {
             .transpose()
             .map_err(|e| AuthError::Invalid("email", e.0))?;
         if check_password {
-            user::check_new_password(&new.password).map_err(|e| AuthError::Invalid("password", e.0))?;
+            user::check_new_password(&new.password)
+                .map_err(|e| AuthError::Invalid("password", e.0))?;
         } else if new.password.is_empty() || new.password.len() > user::MAX_PASSWORD_BYTES {
-            return Err(AuthError::Invalid("password", "Password must be 1 to 1024 bytes".into()));
+            return Err(AuthError::Invalid(
+                "password",
+                "Password must be 1 to 1024 bytes".into(),
+            ));
         }
-        let roles = user::parse_all(&new.roles, RoleName::parse).map_err(|e| AuthError::Invalid("roles", e.0))?;
-        let permissions =
-            user::parse_all(&new.permissions, Permission::parse).map_err(|e| AuthError::Invalid("permissions", e.0))?;
+        let roles = user::parse_all(&new.roles, RoleName::parse)
+            .map_err(|e| AuthError::Invalid("roles", e.0))?;
+        let permissions = user::parse_all(&new.permissions, Permission::parse)
+            .map_err(|e| AuthError::Invalid("permissions", e.0))?;
         let full_name = new.full_name.map(|n| truncate(n, 256));
         let hash = self
             .hasher
@@ -486,7 +539,14 @@ impl Auth {
             StoreError::Conflict(_) => AuthError::Conflict("user"),
             other => other.into(),
         })?;
-        self.audit("user_created", Some(&username), None, &Client::default(), None).await;
+        self.audit(
+            "user_created",
+            Some(&username),
+            None,
+            &Client::default(),
+            None,
+        )
+        .await;
         Ok(created)
     }
 
@@ -502,7 +562,8 @@ impl Auth {
             ..new
         };
         let user = self.create_user(new, true).await?;
-        self.audit("register", Some(&user.username), None, client, None).await;
+        self.audit("register", Some(&user.username), None, client, None)
+            .await;
         Ok(user)
     }
 
@@ -514,18 +575,33 @@ impl Auth {
         new: Secret,
         client: &Client,
     ) -> AuthResult<usize> {
-        user::check_new_password(new.expose()).map_err(|e| AuthError::Invalid("new_password", e.0))?;
+        user::check_new_password(new.expose())
+            .map_err(|e| AuthError::Invalid("new_password", e.0))?;
         let hash = self.store.password_hash(claims.user_id).await?;
         if hash.is_none() {
             return Err(AuthError::InvalidToken("user gone"));
         }
         if self.hasher.verify(current, hash).await == Verdict::Mismatch {
-            self.audit("password_change_failed", Some(&claims.sub), Some(&claims.sid), client, None).await;
+            self.audit(
+                "password_change_failed",
+                Some(&claims.sub),
+                Some(&claims.sid),
+                client,
+                None,
+            )
+            .await;
             return Err(AuthError::BadRequest("Incorrect current password"));
         }
         self.set_password(claims.user_id, new).await?;
         let n = self.revoke_user(claims.user_id, Some(&claims.sid)).await?;
-        self.audit("password_changed", Some(&claims.sub), Some(&claims.sid), client, None).await;
+        self.audit(
+            "password_changed",
+            Some(&claims.sub),
+            Some(&claims.sid),
+            client,
+            None,
+        )
+        .await;
         Ok(n)
     }
 
@@ -536,7 +612,9 @@ impl Auth {
             .hash(password)
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))?;
-        self.store.set_password_hash(user_id, &hash, clock::now()).await?;
+        self.store
+            .set_password_hash(user_id, &hash, clock::now())
+            .await?;
         Ok(())
     }
 

@@ -189,7 +189,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -201,7 +203,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = App::build(settings).await?;
     if let Some(password) = app.initial_admin_password() {
         println!("created user admin; admin password: {password}");
-        println!("(shown once: store it now, or set LATCHKEY_ADMIN_PASSWORD before the first start)");
+        println!(
+            "(shown once: store it now, or set LATCHKEY_ADMIN_PASSWORD before the first start)"
+        );
     }
     println!("latchkey listening on http://{}", app.local_addr());
     std::io::stdout().flush().ok();
@@ -213,7 +217,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     let password = if from_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("reading standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading standard input")?;
         line.trim_end_matches(['\n', '\r']).to_string()
     } else {
         if !std::io::stdin().is_terminal() {
@@ -266,7 +273,10 @@ async fn user(auth: &Auth, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => {
             let (users, total) = auth.store.list_users(i64::MAX, 0).await?;
-            println!("{:>6}  {:<24} {:<32} {:<8} roles", "id", "username", "email", "disabled");
+            println!(
+                "{:>6}  {:<24} {:<32} {:<8} roles",
+                "id", "username", "email", "disabled"
+            );
             for u in users {
                 println!(
                     "{:>6}  {:<24} {:<32} {:<8} {}",
@@ -279,19 +289,33 @@ async fn user(auth: &Auth, cmd: UserCommand) -> anyhow::Result<()> {
             }
             println!("{total} users");
         }
-        UserCommand::Show { username } => println!("{}", describe(&find_user(auth, &username).await?)),
+        UserCommand::Show { username } => {
+            println!("{}", describe(&find_user(auth, &username).await?))
+        }
         UserCommand::Disable { username } => {
             let u = find_user(auth, &username).await?;
-            auth.update_user(u.id, UserPatch { disabled: Some(true), ..UserPatch::default() })
-                .await
-                .map_err(one_line)?;
+            auth.update_user(
+                u.id,
+                UserPatch {
+                    disabled: Some(true),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .map_err(one_line)?;
             println!("disabled {username}; its sessions are revoked");
         }
         UserCommand::Enable { username } => {
             let u = find_user(auth, &username).await?;
-            auth.update_user(u.id, UserPatch { disabled: Some(false), ..UserPatch::default() })
-                .await
-                .map_err(one_line)?;
+            auth.update_user(
+                u.id,
+                UserPatch {
+                    disabled: Some(false),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .map_err(one_line)?;
             println!("enabled {username}");
         }
         UserCommand::Delete { username } => {
@@ -299,13 +323,21 @@ async fn user(auth: &Auth, cmd: UserCommand) -> anyhow::Result<()> {
             auth.delete_user(u.id).await.map_err(one_line)?;
             println!("deleted {username}");
         }
-        UserCommand::Passwd { username, password_stdin } => {
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
             let u = find_user(auth, &username).await?;
             let password = read_password(password_stdin)?;
             if password.len() > crate::user::MAX_PASSWORD_BYTES {
-                bail!("the password is longer than {} bytes", crate::user::MAX_PASSWORD_BYTES);
+                bail!(
+                    "the password is longer than {} bytes",
+                    crate::user::MAX_PASSWORD_BYTES
+                );
             }
-            auth.set_password(u.id, Secret::new(password)).await.map_err(one_line)?;
+            auth.set_password(u.id, Secret::new(password))
+                .await
+                .map_err(one_line)?;
             let n = auth.revoke_user(u.id, None).await.map_err(one_line)?;
             println!("password of {username} changed; {n} sessions revoked");
         }
@@ -327,7 +359,9 @@ async fn role(auth: &Auth, cmd: RoleCommand) -> anyhow::Result<()> {
                 .map(|p| Permission::parse(p).map(String::from))
                 .collect::<Result<_, _>>()
                 .map_err(|e| anyhow!("{e}"))?;
-            auth.store.put_role(name.as_str(), &permissions, clock::now()).await?;
+            auth.store
+                .put_role(name.as_str(), &permissions, clock::now())
+                .await?;
             println!("role {name}: {}", permissions.join(" "));
         }
         RoleCommand::List => {
@@ -347,7 +381,9 @@ async fn role(auth: &Auth, cmd: RoleCommand) -> anyhow::Result<()> {
 
 async fn keys(auth: &Auth, cmd: KeysCommand) -> anyhow::Result<()> {
     if auth.settings.secret_key.is_some() {
-        bail!("SECRET_KEY is set: tokens are signed with it (HMAC) and there are no keys to list or rotate");
+        bail!(
+            "SECRET_KEY is set: tokens are signed with it (HMAC) and there are no keys to list or rotate"
+        );
     }
     let alg = crate::token::keys::algorithm(&auth.settings);
     match cmd {
@@ -374,7 +410,9 @@ async fn keys(auth: &Auth, cmd: KeysCommand) -> anyhow::Result<()> {
             let delay = i64::try_from(auth.settings.key_publish_delay).unwrap_or(i64::MAX / 4);
             let row = crate::token::keys::generate(alg, now, now + delay)?;
             auth.store.insert_signing_key(&row).await?;
-            auth.store.retire_keys_before(&row.kid, row.activates_at).await?;
+            auth.store
+                .retire_keys_before(&row.kid, row.activates_at)
+                .await?;
             println!(
                 "new key {} published now; it signs from {}",
                 row.kid,
@@ -386,10 +424,12 @@ async fn keys(auth: &Auth, cmd: KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn decode(auth: &Auth, token: &str) -> anyhow::Result<()> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| anyhow!("not a JWT: the header cannot be decoded"))?;
-    let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
-        .map(|d| d.claims)
-        .map_err(|_| anyhow!("not a JWT: the claims cannot be decoded"))?;
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| anyhow!("not a JWT: the header cannot be decoded"))?;
+    let claims: serde_json::Value =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
+            .map(|d| d.claims)
+            .map_err(|_| anyhow!("not a JWT: the claims cannot be decoded"))?;
     let verdict = match auth.authenticate(token).await {
         Ok(_) => "valid".to_string(),
         Err(e) => e.to_string(),

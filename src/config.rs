@@ -225,7 +225,10 @@ impl Layers {
                     return Err(ConfigError::invalid(
                         key,
                         "latchkey.toml",
-                        format!("expected a string, number or boolean, found {}", other.type_str()),
+                        format!(
+                            "expected a string, number or boolean, found {}",
+                            other.type_str()
+                        ),
                     ));
                 }
             };
@@ -389,7 +392,9 @@ impl Settings {
             }
         }
         if self.issuer.is_empty() {
-            return Err(ConfigError("invalid ISSUER: it must not be empty".to_string()));
+            return Err(ConfigError(
+                "invalid ISSUER: it must not be empty".to_string(),
+            ));
         }
         Ok(())
     }
@@ -519,8 +524,16 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             ("ALGORITHM", "XYZ", "ALGORITHM"),
             ("SECRET_KEY", "short", "SECRET_KEY"),
-            ("ACCESS_TOKEN_EXPIRE_MINUTES", "abc", "ACCESS_TOKEN_EXPIRE_MINUTES"),
-            ("ACCESS_TOKEN_EXPIRE_MINUTES", "-5", "ACCESS_TOKEN_EXPIRE_MINUTES"),
+            (
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                "abc",
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+            ),
+            (
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                "-5",
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+            ),
             ("DATABASE_URL", "not-a-url", "DATABASE_URL"),
             ("REDIS_URL", "localhost:6379", "REDIS_URL"),
             ("BIND", "nowhere", "BIND"),
@@ -540,9 +553,20 @@ mod tests {
     fn hs_algorithm_without_secret_and_asymmetric_with_secret_are_refused() {
         assert!(load("", &[("ALGORITHM", "HS256")], &Flags::default()).is_err());
         let secret = "k".repeat(32);
-        assert!(load("", &[("SECRET_KEY", &secret), ("ALGORITHM", "ES256")], &Flags::default()).is_err());
-        let s = load("", &[("SECRET_KEY", &secret), ("ALGORITHM", "HS512")], &Flags::default())
-            .expect("HS512 with a secret loads");
+        assert!(
+            load(
+                "",
+                &[("SECRET_KEY", &secret), ("ALGORITHM", "ES256")],
+                &Flags::default()
+            )
+            .is_err()
+        );
+        let s = load(
+            "",
+            &[("SECRET_KEY", &secret), ("ALGORITHM", "HS512")],
+            &Flags::default(),
+        )
+        .expect("HS512 with a secret loads");
         assert_eq!(s.algorithm.as_deref(), Some("HS512"));
     }
 
@@ -554,9 +578,11 @@ mod tests {
 
     #[test]
     fn settings_debug_hides_secrets() {
-        let mut s = Settings::default();
-        s.secret_key = Some(Secret::new("super-secret-value-of-32-bytes!!".into()));
-        s.admin_password = Some(Secret::new("admin-password".into()));
+        let s = Settings {
+            secret_key: Some(Secret::new("super-secret-value-of-32-bytes!!".into())),
+            admin_password: Some(Secret::new("admin-password".into())),
+            ..Settings::default()
+        };
         let text = format!("{s:?}");
         assert!(!text.contains("super-secret"));
         assert!(!text.contains("admin-password"));

@@ -118,8 +118,15 @@ pub async fn run(auth: &Auth, file: &Path) -> anyhow::Result<()> {
 
 /// Imports `file`; nothing is written when the file is invalid.
 pub async fn import(auth: &Auth, file: &Path) -> anyhow::Result<Outcome> {
-    let text = std::fs::read_to_string(file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
-    let roles: Vec<String> = auth.store.list_roles().await?.into_iter().map(|(n, _)| n).collect();
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
+    let roles: Vec<String> = auth
+        .store
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     let rows = parse(&text, &roles)?;
     let bar = indicatif::ProgressBar::new(rows.len() as u64);
     bar.set_style(
@@ -163,7 +170,11 @@ mod tests {
 
     #[test]
     fn malformed_json_names_line_and_column() {
-        let err = parse("{\n  \"john\": {\n    \"username\": \"john\",,\n  }\n}", &[]).expect_err("refused");
+        let err = parse(
+            "{\n  \"john\": {\n    \"username\": \"john\",,\n  }\n}",
+            &[],
+        )
+        .expect_err("refused");
         let msg = err.to_string();
         assert!(msg.contains("line 3 column"), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
@@ -173,7 +184,9 @@ mod tests {
     fn fake_hashes_unknown_roles_and_bad_names_are_refused() {
         let fake = r#"{"john": {"username": "john", "hashed_password": "fakehashedsecret"}}"#;
         assert!(parse(fake, &[]).is_err());
-        let role = format!(r#"{{"a": {{"username": "a", "hashed_password": "{HASH}", "roles": ["nope"]}}}}"#);
+        let role = format!(
+            r#"{{"a": {{"username": "a", "hashed_password": "{HASH}", "roles": ["nope"]}}}}"#
+        );
         assert!(parse(&role, &[]).is_err());
         assert!(parse(&role, &["nope".to_string()]).is_ok());
         let name = format!(r#"{{"a": {{"username": "a b", "hashed_password": "{HASH}"}}}}"#);

@@ -174,9 +174,14 @@ mod tests {
     async fn argon2id_hash_uses_owasp_parameters_and_verifies() {
         let hasher = Hasher::new(1);
         let hash = hasher.hash(secret("s3cret-pass")).await.expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert_eq!(
-            hasher.verify(secret("s3cret-pass"), Some(hash.clone())).await,
+            hasher
+                .verify(secret("s3cret-pass"), Some(hash.clone()))
+                .await,
             Verdict::Match { rehash: false }
         );
         assert_eq!(
@@ -230,7 +235,10 @@ mod tests {
             hasher.verify(secret("x"), Some("fakehashedx".into())).await,
             Verdict::Mismatch
         );
-        assert_eq!(hasher.verify(secret(""), Some(String::new())).await, Verdict::Mismatch);
+        assert_eq!(
+            hasher.verify(secret(""), Some(String::new())).await,
+            Verdict::Mismatch
+        );
     }
 
     #[test]

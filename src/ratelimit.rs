@@ -102,7 +102,17 @@ mod tests {
         for i in 0..5 {
             limiter.failed(&format!("user{i}"), "10.0.0.9").await.ok();
         }
-        assert!(limiter.blocked("someone-else", "10.0.0.9").await.ok().flatten().is_some());
-        assert_eq!(limiter.blocked("someone-else", "10.0.0.8").await.ok(), Some(None));
+        assert!(
+            limiter
+                .blocked("someone-else", "10.0.0.9")
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        );
+        assert_eq!(
+            limiter.blocked("someone-else", "10.0.0.8").await.ok(),
+            Some(None)
+        );
     }
 }

@@ -193,7 +193,8 @@ mod tests {
     #[test]
     fn a_stale_feed_makes_the_answer_unknown() {
         let r = Revocations::new(60);
-        r.synced_at_ms.store(clock::now_ms() - STALE_AFTER_MS - 10, Ordering::Relaxed);
+        r.synced_at_ms
+            .store(clock::now_ms() - STALE_AFTER_MS - 10, Ordering::Relaxed);
         assert_eq!(r.check(&Uuid::new_v4().to_string()), Status::Unknown);
     }
 }

@@ -36,7 +36,13 @@ impl FieldError {
     }
 
     /// A field of the wrong type or value.
-    pub fn invalid(place: &str, field: &str, kind: &'static str, msg: impl Into<String>, input: Value) -> Self {
+    pub fn invalid(
+        place: &str,
+        field: &str,
+        kind: &'static str,
+        msg: impl Into<String>,
+        input: Value,
+    ) -> Self {
         Self {
             kind,
             loc: vec![json!(place), json!(field)],
@@ -87,37 +93,107 @@ impl ApiError {
         let detail = |s: &str| json!(s);
         match self {
             ApiError::Validation(items) => (StatusCode::UNPROCESSABLE_ENTITY, json!(items), None),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, detail("Request body too large"), None),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                detail("Request body too large"),
+                None,
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, detail("Not Found"), None),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, detail("Method Not Allowed"), None),
-            ApiError::Csrf => (StatusCode::FORBIDDEN, detail("CSRF token missing or invalid"), None),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                detail("Method Not Allowed"),
+                None,
+            ),
+            ApiError::Csrf => (
+                StatusCode::FORBIDDEN,
+                detail("CSRF token missing or invalid"),
+                None,
+            ),
             ApiError::Auth(e) => match e {
-                A::BadCredentials => (StatusCode::UNAUTHORIZED, detail("Incorrect username or password"), Some(BEARER)),
+                A::BadCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    detail("Incorrect username or password"),
+                    Some(BEARER),
+                ),
                 A::Inactive => (StatusCode::BAD_REQUEST, detail("Inactive user"), None),
-                A::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, detail("Too many login attempts"), None),
-                A::InvalidRefresh => (StatusCode::UNAUTHORIZED, detail("Invalid refresh token"), Some(BEARER_INVALID)),
-                A::RefreshAlreadyUsed => (StatusCode::CONFLICT, detail("Refresh token already used"), None),
-                A::NotAuthenticated => (StatusCode::UNAUTHORIZED, detail("Not authenticated"), Some(BEARER)),
-                A::Revoked => (StatusCode::UNAUTHORIZED, detail("Token has been revoked"), Some(BEARER_INVALID)),
+                A::RateLimited(_) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    detail("Too many login attempts"),
+                    None,
+                ),
+                A::InvalidRefresh => (
+                    StatusCode::UNAUTHORIZED,
+                    detail("Invalid refresh token"),
+                    Some(BEARER_INVALID),
+                ),
+                A::RefreshAlreadyUsed => (
+                    StatusCode::CONFLICT,
+                    detail("Refresh token already used"),
+                    None,
+                ),
+                A::NotAuthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    detail("Not authenticated"),
+                    Some(BEARER),
+                ),
+                A::Revoked => (
+                    StatusCode::UNAUTHORIZED,
+                    detail("Token has been revoked"),
+                    Some(BEARER_INVALID),
+                ),
                 A::InvalidToken(_) => (
                     StatusCode::UNAUTHORIZED,
                     detail("Could not validate credentials"),
                     Some(BEARER_INVALID),
                 ),
-                A::PermissionRequired(p) => (StatusCode::FORBIDDEN, json!(format!("Permission '{p}' required")), None),
-                A::Forbidden(why) => (StatusCode::FORBIDDEN, detail(why), None),
-                A::BadRequest(why) => (StatusCode::BAD_REQUEST, detail(why), None),
-                A::Conflict("user") => (StatusCode::CONFLICT, detail("Username or email already registered"), None),
-                A::Conflict("email") => (StatusCode::CONFLICT, detail("Email already registered"), None),
-                A::Conflict(what) => (StatusCode::CONFLICT, json!(format!("{} already exists", capitalise(what))), None),
-                A::NotFound(what) => (StatusCode::NOT_FOUND, json!(format!("{} not found", capitalise(what))), None),
-                A::Invalid(field, msg) => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!([FieldError::invalid("body", field, "value_error", msg.clone(), Value::Null)]),
+                A::PermissionRequired(p) => (
+                    StatusCode::FORBIDDEN,
+                    json!(format!("Permission '{p}' required")),
                     None,
                 ),
-                A::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, detail("Service temporarily unavailable"), None),
-                A::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, detail("Internal Server Error"), None),
+                A::Forbidden(why) => (StatusCode::FORBIDDEN, detail(why), None),
+                A::BadRequest(why) => (StatusCode::BAD_REQUEST, detail(why), None),
+                A::Conflict("user") => (
+                    StatusCode::CONFLICT,
+                    detail("Username or email already registered"),
+                    None,
+                ),
+                A::Conflict("email") => (
+                    StatusCode::CONFLICT,
+                    detail("Email already registered"),
+                    None,
+                ),
+                A::Conflict(what) => (
+                    StatusCode::CONFLICT,
+                    json!(format!("{} already exists", capitalise(what))),
+                    None,
+                ),
+                A::NotFound(what) => (
+                    StatusCode::NOT_FOUND,
+                    json!(format!("{} not found", capitalise(what))),
+                    None,
+                ),
+                A::Invalid(field, msg) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!([FieldError::invalid(
+                        "body",
+                        field,
+                        "value_error",
+                        msg.clone(),
+                        Value::Null
+                    )]),
+                    None,
+                ),
+                A::Unavailable(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    detail("Service temporarily unavailable"),
+                    None,
+                ),
+                A::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    detail("Internal Server Error"),
+                    None,
+                ),
             },
         }
     }
@@ -135,7 +211,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::Auth(AuthError::Internal(cause)) => tracing::error!(%cause, "internal error"),
-            ApiError::Auth(AuthError::Unavailable(cause)) => tracing::warn!(%cause, "store unavailable"),
+            ApiError::Auth(AuthError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "store unavailable")
+            }
             ApiError::Auth(AuthError::InvalidToken(why)) => tracing::debug!(why, "token refused"),
             _ => {}
         }

@@ -131,7 +131,13 @@ impl Fields {
             _ => None,
         };
         if parsed.is_none() {
-            let err = FieldError::invalid(place, name, "bool_type", "Input should be a valid boolean", value.clone());
+            let err = FieldError::invalid(
+                place,
+                name,
+                "bool_type",
+                "Input should be a valid boolean",
+                value.clone(),
+            );
             self.errors.push(err);
         }
         parsed
@@ -149,7 +155,13 @@ impl Fields {
             _ => None,
         };
         if list.is_none() {
-            let err = FieldError::invalid(place, name, "list_type", "Input should be a valid list of strings", value.clone());
+            let err = FieldError::invalid(
+                place,
+                name,
+                "list_type",
+                "Input should be a valid list of strings",
+                value.clone(),
+            );
             self.errors.push(err);
         }
         list
@@ -157,8 +169,12 @@ impl Fields {
 
     /// Records a field error found by the caller.
     pub fn reject(&mut self, name: &str, msg: impl Into<String>) {
-        let input = self.lookup(name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
-        self.errors.push(FieldError::invalid("body", name, "value_error", msg, input));
+        let input = self
+            .lookup(name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null);
+        self.errors
+            .push(FieldError::invalid("body", name, "value_error", msg, input));
     }
 
     /// Ends reading: the collected errors as a 422, if any.
@@ -172,7 +188,13 @@ impl Fields {
 }
 
 fn type_error(place: &str, name: &str, input: Value) -> FieldError {
-    FieldError::invalid(place, name, "string_type", "Input should be a valid string", input)
+    FieldError::invalid(
+        place,
+        name,
+        "string_type",
+        "Input should be a valid string",
+        input,
+    )
 }
 
 fn parse_json(body: &[u8]) -> ApiResult<Map<String, Value>> {
@@ -228,7 +250,9 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 }])
             }
         })?;
-        Ok(Body(Fields::parse(&headers, &bytes)?.with_query(query.as_deref())))
+        Ok(Body(
+            Fields::parse(&headers, &bytes)?.with_query(query.as_deref()),
+        ))
     }
 }
 
@@ -256,7 +280,9 @@ pub enum Via {
 /// state-changing requests must carry the CSRF header).
 pub fn presented_token(parts: &Parts) -> ApiResult<(String, Via)> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| AuthError::InvalidToken("header encoding"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| AuthError::InvalidToken("header encoding"))?;
         let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") {
             let token = token.trim();
@@ -280,8 +306,14 @@ pub fn check_csrf(method: &Method, jar: &CookieJar, headers: &HeaderMap) -> ApiR
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let expected = jar.get(CSRF_COOKIE).map(|c| c.value().as_bytes()).unwrap_or_default();
-    let given = headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    let expected = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().as_bytes())
+        .unwrap_or_default();
+    let given = headers
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
     let same: bool = given.ct_eq(expected).into();
     if expected.is_empty() || !same {
         return Err(ApiError::Csrf);
@@ -387,26 +419,36 @@ mod tests {
 
     fn headers(content_type: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).expect("header"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).expect("header"),
+        );
         h
     }
 
     #[test]
     fn form_and_json_give_the_same_fields() {
-        let mut form = Fields::parse(&headers("application/x-www-form-urlencoded"), b"username=john&password=s%26cret")
-            .expect("form");
+        let mut form = Fields::parse(
+            &headers("application/x-www-form-urlencoded"),
+            b"username=john&password=s%26cret",
+        )
+        .expect("form");
         assert_eq!(form.required_str("username"), "john");
         assert_eq!(form.required_str("password"), "s&cret");
         assert!(form.finish().is_ok());
-        let mut json = Fields::parse(&headers("application/json; charset=utf-8"), br#"{"username":"john","password":"x"}"#)
-            .expect("json");
+        let mut json = Fields::parse(
+            &headers("application/json; charset=utf-8"),
+            br#"{"username":"john","password":"x"}"#,
+        )
+        .expect("json");
         assert_eq!(json.required_str("username"), "john");
         assert!(json.finish().is_ok());
     }
 
     #[test]
     fn missing_and_mistyped_fields_are_listed_fastapi_style() {
-        let mut f = Fields::parse(&headers("application/json"), br#"{"username": 5}"#).expect("json");
+        let mut f =
+            Fields::parse(&headers("application/json"), br#"{"username": 5}"#).expect("json");
         f.required_str("username");
         f.required_str("password");
         let Err(ApiError::Validation(items)) = f.finish() else {

@@ -229,8 +229,12 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the password hash.
     async fn set_password_hash(&self, user_id: i64, hash: &str, now: i64) -> StoreResult<()>;
     /// Applies a patch; `None` when the user does not exist.
-    async fn update_user(&self, user_id: i64, patch: UserPatch, now: i64)
-    -> StoreResult<Option<UserRow>>;
+    async fn update_user(
+        &self,
+        user_id: i64,
+        patch: UserPatch,
+        now: i64,
+    ) -> StoreResult<Option<UserRow>>;
     /// Deletes a user; false when it did not exist.
     async fn delete_user(&self, user_id: i64) -> StoreResult<bool>;
 
@@ -244,7 +248,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_role(&self, name: &str) -> StoreResult<bool>;
 
     /// Creates a session with its first refresh token (by hash).
-    async fn create_session(&self, session: &SessionRow, refresh: &RefreshInsert) -> StoreResult<()>;
+    async fn create_session(
+        &self,
+        session: &SessionRow,
+        refresh: &RefreshInsert,
+    ) -> StoreResult<()>;
     /// By id.
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRow>>;
     /// A user's sessions that are neither revoked nor ended at `now`.
@@ -332,9 +340,23 @@ pub struct AuditInsert {
 pub async fn connect(settings: &Settings) -> StoreResult<Arc<dyn Store>> {
     let timeout = Duration::from_secs(settings.database_timeout);
     let store: Arc<dyn Store> = if settings.database_url.starts_with("sqlite:") {
-        Arc::new(SqliteStore::connect(&settings.database_url, settings.database_max_connections, timeout).await?)
+        Arc::new(
+            SqliteStore::connect(
+                &settings.database_url,
+                settings.database_max_connections,
+                timeout,
+            )
+            .await?,
+        )
     } else {
-        Arc::new(PostgresStore::connect(&settings.database_url, settings.database_max_connections, timeout).await?)
+        Arc::new(
+            PostgresStore::connect(
+                &settings.database_url,
+                settings.database_max_connections,
+                timeout,
+            )
+            .await?,
+        )
     };
     store.migrate().await?;
     Ok(store)

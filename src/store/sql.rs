@@ -11,12 +11,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 // Every dynamic statement below is assembled from constant fragments only;
 // values always travel as bound parameters.
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{
     AuditInsert, AuditRow, KeyRow, NewUserRow, RefreshInsert, RefreshRow, Rotation, SessionRow,

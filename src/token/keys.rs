@@ -118,7 +118,12 @@ impl Keys {
     }
 
     /// Re-reads the keys from the store (after a rotation by another process).
-    pub async fn reload(&self, store: &dyn Store, settings: &Settings, now: i64) -> Result<(), KeyError> {
+    pub async fn reload(
+        &self,
+        store: &dyn Store,
+        settings: &Settings,
+        now: i64,
+    ) -> Result<(), KeyError> {
         let set = Arc::new(build(store, settings, now, false).await?);
         match self.current.write() {
             Ok(mut guard) => *guard = set,
@@ -139,7 +144,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn build(store: &dyn Store, settings: &Settings, now: i64, create: bool) -> Result<KeySet, KeyError> {
+async fn build(
+    store: &dyn Store,
+    settings: &Settings,
+    now: i64,
+    create: bool,
+) -> Result<KeySet, KeyError> {
     let alg = algorithm(settings);
     if let Some(secret) = &settings.secret_key {
         let kid = hmac_kid(secret.expose());
@@ -172,7 +182,11 @@ async fn build(store: &dyn Store, settings: &Settings, now: i64, create: bool) -
     let mut signers = Vec::new();
     let mut verifiers = HashMap::new();
     let mut jwks = Vec::new();
-    let publish_until = |k: &KeyRow| k.retired_at.map(|r| r + settings.access_ttl_secs() + i64::try_from(settings.clock_leeway).unwrap_or(0));
+    let publish_until = |k: &KeyRow| {
+        k.retired_at.map(|r| {
+            r + settings.access_ttl_secs() + i64::try_from(settings.clock_leeway).unwrap_or(0)
+        })
+    };
     for row in rows {
         if publish_until(&row).is_some_and(|until| until < now) {
             continue;
@@ -234,7 +248,10 @@ pub fn generate(alg: Algorithm, now: i64, activates_at: i64) -> Result<KeyRow, K
             rand::fill(&mut seed);
             let key = ed25519_dalek::SigningKey::from_bytes(&seed);
             let der = key.to_pkcs8_der().map_err(crypto)?;
-            (der.as_bytes().to_vec(), key.verifying_key().to_bytes().to_vec())
+            (
+                der.as_bytes().to_vec(),
+                key.verifying_key().to_bytes().to_vec(),
+            )
         }
         Algorithm::ES256 => {
             use p256::pkcs8::EncodePrivateKey;
@@ -247,7 +264,10 @@ pub fn generate(alg: Algorithm, now: i64, activates_at: i64) -> Result<KeyRow, K
                 }
             };
             let der = key.to_pkcs8_der().map_err(crypto)?;
-            let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
+            let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+                &key.public_key(),
+                false,
+            );
             (der.as_bytes().to_vec(), point.as_bytes().to_vec())
         }
         Algorithm::RS256 => {
@@ -288,7 +308,8 @@ mod tests {
             v.required_spec_claims.clear();
             jsonwebtoken::decode::<serde_json::Value>(&token, &verifier.key, &v).expect("verify");
             let from_jwk = DecodingKey::from_jwk(&jwk).expect("jwk decodes");
-            jsonwebtoken::decode::<serde_json::Value>(&token, &from_jwk, &v).expect("verify via jwk");
+            jsonwebtoken::decode::<serde_json::Value>(&token, &from_jwk, &v)
+                .expect("verify via jwk");
             assert_eq!(jwk.common.key_id.as_deref(), Some(row.kid.as_str()));
         }
     }
@@ -297,6 +318,9 @@ mod tests {
     fn hmac_kid_is_stable_per_secret() {
         let secret = "0123456789abcdef0123456789abcdef";
         assert_eq!(hmac_kid(secret), hmac_kid(secret));
-        assert_ne!(hmac_kid(secret), hmac_kid("another secret of enough length!!"));
+        assert_ne!(
+            hmac_kid(secret),
+            hmac_kid("another secret of enough length!!")
+        );
     }
 }

@@ -135,9 +135,9 @@ impl TokenService {
     /// Signs a new access token; returns it with its claims.
     pub fn issue(&self, grant: &Grant<'_>, now: i64) -> Result<(String, Claims), TokenError> {
         let set = self.keys.get();
-        let signer = set
-            .signer(now)
-            .ok_or(TokenError::Keys(KeyError::Crypto("no active signing key".into())))?;
+        let signer = set.signer(now).ok_or(TokenError::Keys(KeyError::Crypto(
+            "no active signing key".into(),
+        )))?;
         let claims = Claims {
             sub: grant.username.to_string(),
             user_id: grant.user_id,
@@ -161,7 +161,8 @@ impl TokenService {
 
     /// Verifies signature and claims; any failure is [`TokenError::Invalid`].
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
         if header.alg != self.algorithm {
             return Err(TokenError::Invalid("algorithm"));
         }

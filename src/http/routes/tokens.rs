@@ -45,13 +45,22 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-async fn password_grant(auth: &Auth, fields: &mut Fields, client: &ClientInfo) -> ApiResult<Issued> {
+async fn password_grant(
+    auth: &Auth,
+    fields: &mut Fields,
+    client: &ClientInfo,
+) -> ApiResult<Issued> {
     let username = fields.required_str("username");
     let password = fields.required_str("password");
     let scope = fields.optional_str("scope");
     fields.finish()?;
     Ok(auth
-        .login(&username, Secret::new(password), scope.as_deref(), &client.0)
+        .login(
+            &username,
+            Secret::new(password),
+            scope.as_deref(),
+            &client.0,
+        )
         .await?)
 }
 
@@ -100,7 +109,9 @@ pub async fn login_multi_device(
 ) -> ApiResult<Response> {
     let issued = password_grant(&auth, &mut fields, &client).await?;
     let jti = json!(issued.claims.sid);
-    Ok(no_store(Json(token_json(&issued, &[("jti", jti)])).into_response()))
+    Ok(no_store(
+        Json(token_json(&issued, &[("jti", jti)])).into_response(),
+    ))
 }
 
 /// `POST /token/refresh`: rotates a refresh token given in the JSON body, a
@@ -120,7 +131,10 @@ pub async fn refresh(
         return Ok(no_store(Json(token_json(&issued, &[])).into_response()));
     }
     let Some(cookie) = jar.get(REFRESH_COOKIE).map(|c| c.value().to_string()) else {
-        return Err(ApiError::Validation(vec![FieldError::missing("body", "refresh_token")]));
+        return Err(ApiError::Validation(vec![FieldError::missing(
+            "body",
+            "refresh_token",
+        )]));
     };
     check_csrf(&method, &jar, &headers)?;
     let issued = auth.refresh(&cookie, &client.0).await?;

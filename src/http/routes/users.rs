@@ -74,5 +74,7 @@ pub async fn change_password(
     let revoked = auth
         .change_password(&claims, Secret::new(current), Secret::new(new), &client.0)
         .await?;
-    Ok(Json(json!({"message": "Password changed", "revoked_sessions": revoked})))
+    Ok(Json(
+        json!({"message": "Password changed", "revoked_sessions": revoked}),
+    ))
 }
