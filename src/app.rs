@@ -79,6 +79,7 @@ pub async fn open(settings: Settings) -> Result<Arc<Auth>, StartError> {
 /// A bound, ready-to-run server.
 pub struct App {
     auth: Arc<Auth>,
+    routes: Router<Arc<Auth>>,
     listener: TcpListener,
     address: SocketAddr,
     admin_password: Option<String>,
@@ -101,10 +102,20 @@ impl App {
             .map_err(|e| StartError::Bind(bind, e))?;
         Ok(Self {
             auth,
+            routes: Router::new(),
             listener,
             address,
             admin_password,
         })
+    }
+
+    /// Serves an application's own routes beside the auth routes; their
+    /// handlers can take [`CurrentUser`](crate::http::extract::CurrentUser),
+    /// [`ActiveUser`](crate::http::extract::ActiveUser) and
+    /// [`Authorized`](crate::http::extract::Authorized).
+    pub fn with_routes(mut self, routes: Router<Arc<Auth>>) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
     }
 
     /// The address actually bound.
@@ -136,8 +147,8 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let background = spawn_background(&self.auth);
-        let app =
-            NormalizePathLayer::trim_trailing_slash().layer(crate::http::router(self.auth.clone()));
+        let router = crate::http::router(self.auth.clone(), self.routes);
+        let app = NormalizePathLayer::trim_trailing_slash().layer(router);
         let service =
             axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -163,11 +174,6 @@ impl App {
         }
         result
     }
-}
-
-/// Builds a router over an already-open service (for embedding and tests).
-pub fn router(auth: Arc<Auth>) -> Router {
-    crate::http::router(auth)
 }
 
 fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {

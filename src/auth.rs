@@ -399,6 +399,19 @@ impl Auth {
         }
     }
 
+    /// A fresh access token for the same session as `claims` (the
+    /// tutorials' sliding `new_token`), with the user's current grants.
+    pub async fn reissue(&self, claims: &Claims) -> AuthResult<Issued> {
+        let user = self.active_user(claims).await?;
+        let session = self
+            .store
+            .session(&claims.sid)
+            .await?
+            .filter(|s| s.revoked_at.is_none())
+            .ok_or(AuthError::Revoked)?;
+        self.issue(&user, &session, String::new(), clock::now())
+    }
+
     /// The token's user, refused when deleted (401) or disabled (400).
     pub async fn active_user(&self, claims: &Claims) -> AuthResult<UserRow> {
         let user = self

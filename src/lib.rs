@@ -27,3 +27,4 @@ pub mod revocation;
 pub mod store;
 pub mod token;
 pub mod user;
+pub mod verifier;

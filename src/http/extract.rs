@@ -74,6 +74,11 @@ impl Fields {
             .or_else(|| self.query.get(name).map(|v| ("query", v)))
     }
 
+    /// True when the field was given (even as `null`).
+    pub fn has(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+
     /// A required string; records `missing` or `string_type`.
     pub fn required_str(&mut self, name: &str) -> String {
         match self.lookup(name) {
@@ -141,6 +146,31 @@ impl Fields {
             self.errors.push(err);
         }
         parsed
+    }
+
+    /// An optional whole number in `min..=max` (JSON number or text).
+    pub fn optional_int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        let (place, value) = self.lookup(name)?;
+        let parsed = match value {
+            Value::Null => return None,
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                let err = FieldError::invalid(
+                    place,
+                    name,
+                    "int_parsing",
+                    format!("Input should be a whole number from {min} to {max}"),
+                    value.clone(),
+                );
+                self.errors.push(err);
+                None
+            }
+        }
     }
 
     /// An optional list of strings.
@@ -267,6 +297,21 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
     }
 }
 
+/// A single path segment (a username, a role name); a segment that is not
+/// valid UTF-8 after decoding answers the JSON 404 instead of axum's text.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| PathParam(p))
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
 /// How the caller presented its access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -389,6 +434,65 @@ where
         let user = auth.active_user(&claims).await?;
         Ok(ActiveUser { claims, user, via })
     }
+}
+
+/// A permission name known at compile time, for [`Authorized`]. Declare one
+/// with [`permission!`](crate::permission).
+pub trait PermissionName: Send + Sync + 'static {
+    /// The permission, e.g. `delete:posts`.
+    const NAME: &'static str;
+}
+
+/// An active caller holding permission `P`, both in its token and in its
+/// user's current roles (so a lost role takes effect at once); otherwise
+/// `403 "Permission '<p>' required"`. A handler taking it cannot forget
+/// the check.
+///
+/// ```no_run
+/// use latchkey::http::extract::Authorized;
+/// latchkey::permission!(pub DeletePosts = "delete:posts");
+///
+/// async fn delete_post(caller: Authorized<DeletePosts>) -> String {
+///     format!("deleted by {}", caller.user.user.username)
+/// }
+/// ```
+pub struct Authorized<P: PermissionName> {
+    /// The caller.
+    pub user: ActiveUser,
+    _permission: std::marker::PhantomData<P>,
+}
+
+impl<P: PermissionName, S> FromRequestParts<S> for Authorized<P>
+where
+    Arc<Auth>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let user = ActiveUser::from_request_parts(parts, state).await?;
+        let held_now = user.user.effective_permissions.iter().any(|p| p == P::NAME);
+        if !user.claims.has_permission(P::NAME) || !held_now {
+            return Err(AuthError::PermissionRequired(P::NAME.to_string()).into());
+        }
+        Ok(Authorized {
+            user,
+            _permission: std::marker::PhantomData,
+        })
+    }
+}
+
+/// Declares a permission type for [`Authorized`]:
+/// `latchkey::permission!(pub UsersAdmin = "users:admin");`
+#[macro_export]
+macro_rules! permission {
+    ($vis:vis $name:ident = $permission:literal) => {
+        #[doc = concat!("The `", $permission, "` permission.")]
+        $vis struct $name;
+        impl $crate::http::extract::PermissionName for $name {
+            const NAME: &'static str = $permission;
+        }
+    };
 }
 
 /// The caller's address and user agent.

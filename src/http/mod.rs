@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use error::ApiError;
-use routes::{meta, sessions, tokens, users};
+use routes::{admin, meta, sessions, tokens, users};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -43,12 +43,32 @@ pub fn auth_routes() -> Router<Arc<Auth>> {
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/.well-known/jwks.json", get(meta::jwks))
+        .route(
+            "/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/admin/users/{username}",
+            get(admin::show_user)
+                .patch(admin::patch_user)
+                .delete(admin::delete_user),
+        )
+        .route("/admin/users/{username}/logout", post(admin::logout_user))
+        .route("/admin/roles", get(admin::list_roles))
+        .route(
+            "/admin/roles/{name}",
+            get(admin::show_role)
+                .put(admin::put_role)
+                .delete(admin::delete_role),
+        )
 }
 
-/// The whole server's router, with its state and middleware.
-pub fn router(auth: Arc<Auth>) -> Router {
+/// The whole server's router, with its state and middleware; `extra` routes
+/// (an application's own) are served beside the auth routes.
+pub fn router(auth: Arc<Auth>, extra: Router<Arc<Auth>>) -> Router {
     let body_limit = auth.settings.max_body_bytes;
     auth_routes()
+        .merge(extra)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(auth)
