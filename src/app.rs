@@ -16,6 +16,7 @@ use tower::Layer as _;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::{Auth, AuthError};
+use crate::cache::{TokenCache, UserCache};
 use crate::clock;
 use crate::config::Settings;
 use crate::password::Hasher;
@@ -73,6 +74,8 @@ pub async fn open(settings: Settings) -> Result<Arc<Auth>, StartError> {
         tokens,
         revocations,
         keys_reloaded_at_ms: AtomicI64::new(0),
+        token_cache: TokenCache::default(),
+        user_cache: UserCache::default(),
     }))
 }
 
@@ -177,7 +180,17 @@ impl App {
 }
 
 fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
-    let sync = auth.revocations.spawn_sync(auth.store.clone());
+    let sync = {
+        let auth = auth.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::revocation::POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                auth.sync().await;
+            }
+        })
+    };
     let maintenance = {
         let auth = auth.clone();
         tokio::spawn(async move {
@@ -187,6 +200,7 @@ fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
                 tick.tick().await;
                 auth.reload_keys().await;
                 let now = clock::now();
+                auth.revocations.forget_expired(now);
                 if now - last_purge >= 600 {
                     last_purge = now;
                     // A revoked session is kept until its last access token

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use crate::cache::{TokenCache, UserCache};
 use crate::clock;
 use crate::config::{Registration, Secret, Settings};
 use crate::password::{Hasher, Verdict};
@@ -154,6 +155,10 @@ pub struct Auth {
     pub limiter: LoginLimiter,
     /// When the keys were last re-read because of an unknown `kid`.
     pub keys_reloaded_at_ms: AtomicI64,
+    /// Verified tokens.
+    pub token_cache: TokenCache,
+    /// Users behind tokens.
+    pub user_cache: UserCache,
 }
 
 impl Auth {
@@ -363,12 +368,21 @@ impl Auth {
     /// except to re-read the keys when a token names a `kid` this node has
     /// not seen yet, at most once a second).
     pub async fn authenticate(&self, token: &str) -> AuthResult<Claims> {
-        let claims = match self.tokens.verify(token) {
-            Err(TokenError::Invalid("unknown kid")) if self.may_reload_keys() => {
-                self.reload_keys().await;
-                self.tokens.verify(token)?
+        let now = clock::now();
+        let leeway = i64::try_from(self.settings.clock_leeway).unwrap_or(0);
+        let claims = match self.token_cache.get(token, now, leeway) {
+            Some(claims) => Claims::clone(&claims),
+            None => {
+                let claims = match self.tokens.verify(token) {
+                    Err(TokenError::Invalid("unknown kid")) if self.may_reload_keys() => {
+                        self.reload_keys().await;
+                        self.tokens.verify(token)?
+                    }
+                    other => other?,
+                };
+                self.token_cache.put(token, Arc::new(claims.clone()), now);
+                claims
             }
-            other => other?,
         };
         match self.revocations.check(&claims.sid) {
             Status::Active => Ok(claims),
@@ -413,17 +427,55 @@ impl Auth {
     }
 
     /// The token's user, refused when deleted (401) or disabled (400).
-    pub async fn active_user(&self, claims: &Claims) -> AuthResult<UserRow> {
-        let user = self
-            .store
-            .user_by_id(claims.user_id)
-            .await?
-            .filter(|u| u.username == claims.sub)
-            .ok_or(AuthError::InvalidToken("user gone"))?;
+    pub async fn active_user(&self, claims: &Claims) -> AuthResult<Arc<UserRow>> {
+        let user = match self.user_cache.get(claims.user_id) {
+            Some(user) => user,
+            None => {
+                let user = self
+                    .store
+                    .user_by_id(claims.user_id)
+                    .await?
+                    .ok_or(AuthError::InvalidToken("user gone"))?;
+                let user = Arc::new(user);
+                self.user_cache.put(user.clone());
+                user
+            }
+        };
+        if user.username != claims.sub {
+            return Err(AuthError::InvalidToken("user gone"));
+        }
         if user.disabled {
             return Err(AuthError::Inactive);
         }
         Ok(user)
+    }
+
+    /// One round of learning what other nodes changed: revocations and
+    /// users. Runs every [`crate::revocation::POLL`].
+    pub async fn sync(&self) {
+        if let Err(e) = self.revocations.sync(self.store.as_ref()).await {
+            tracing::warn!(error = %e, "revocation sync failed");
+        }
+        match self.store.users_changed_since(clock::now() - 5).await {
+            Ok(ids) => self.user_cache.invalidate(&ids),
+            Err(e) => tracing::warn!(error = %e, "user change sync failed"),
+        }
+    }
+
+    /// Creates or replaces a role.
+    pub async fn put_role(&self, name: &RoleName, permissions: &[String]) -> AuthResult<()> {
+        self.store
+            .put_role(name.as_str(), permissions, clock::now())
+            .await?;
+        self.user_cache.clear();
+        Ok(())
+    }
+
+    /// Deletes a role; false when it did not exist.
+    pub async fn delete_role(&self, name: &str) -> AuthResult<bool> {
+        let deleted = self.store.delete_role(name, clock::now()).await?;
+        self.user_cache.clear();
+        Ok(deleted)
     }
 
     /// Revokes one session durably, then in this node's memory.
@@ -634,11 +686,9 @@ impl Auth {
     /// Applies an administrative change; disabling revokes every session.
     pub async fn update_user(&self, user_id: i64, patch: UserPatch) -> AuthResult<UserRow> {
         let disabling = patch.disabled == Some(true);
-        let user = self
-            .store
-            .update_user(user_id, patch, clock::now())
-            .await?
-            .ok_or(AuthError::NotFound("user"))?;
+        let user = self.store.update_user(user_id, patch, clock::now()).await;
+        self.user_cache.invalidate(&[user_id]);
+        let user = user?.ok_or(AuthError::NotFound("user"))?;
         if disabling {
             self.revoke_user(user_id, None).await?;
         }
@@ -648,7 +698,9 @@ impl Auth {
     /// Deletes a user after revoking every session.
     pub async fn delete_user(&self, user_id: i64) -> AuthResult<bool> {
         self.revoke_user(user_id, None).await?;
-        Ok(self.store.delete_user(user_id).await?)
+        let deleted = self.store.delete_user(user_id).await;
+        self.user_cache.invalidate(&[user_id]);
+        Ok(deleted?)
     }
 
     /// Records an audit event; failures are logged, never fatal.

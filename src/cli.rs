@@ -370,7 +370,7 @@ async fn role(auth: &Auth, cmd: RoleCommand) -> anyhow::Result<()> {
             }
         }
         RoleCommand::Delete { name } => {
-            if !auth.store.delete_role(&name).await? {
+            if !auth.delete_role(&name).await.map_err(one_line)? {
                 bail!("no such role: {name}");
             }
             println!("deleted role {name}");

@@ -12,6 +12,8 @@ CREATE TABLE users (
     updated_at    BIGINT  NOT NULL
 );
 
+CREATE INDEX users_updated ON users (updated_at);
+
 CREATE TABLE roles (
     name       TEXT   PRIMARY KEY,
     created_at BIGINT NOT NULL,

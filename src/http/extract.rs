@@ -416,7 +416,7 @@ pub struct ActiveUser {
     /// The verified claims.
     pub claims: Claims,
     /// The user as stored now.
-    pub user: UserRow,
+    pub user: Arc<UserRow>,
     /// How the token came.
     pub via: Via,
 }

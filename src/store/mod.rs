@@ -224,6 +224,8 @@ pub trait Store: Send + Sync + 'static {
     async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>>;
     /// A page of users ordered by id, and the total count.
     async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<(Vec<UserRow>, i64)>;
+    /// Ids of users changed (or whose roles changed) at or after `since`.
+    async fn users_changed_since(&self, since: i64) -> StoreResult<Vec<i64>>;
     /// Number of users.
     async fn count_users(&self) -> StoreResult<i64>;
     /// Replaces the password hash.
@@ -244,8 +246,9 @@ pub trait Store: Send + Sync + 'static {
     async fn role(&self, name: &str) -> StoreResult<Option<Vec<String>>>;
     /// Every role and its permissions.
     async fn list_roles(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
-    /// Deletes a role; false when it did not exist.
-    async fn delete_role(&self, name: &str) -> StoreResult<bool>;
+    /// Deletes a role (its holders count as changed); false when it did
+    /// not exist.
+    async fn delete_role(&self, name: &str, now: i64) -> StoreResult<bool>;
 
     /// Creates a session with its first refresh token (by hash).
     async fn create_session(

@@ -269,6 +269,13 @@ macro_rules! sql_store {
                 Ok((users, self.count_users().await?))
             }
 
+            async fn users_changed_since(&self, since: i64) -> StoreResult<Vec<i64>> {
+                Ok(sqlx::query_scalar("SELECT id FROM users WHERE updated_at >= $1")
+                    .bind(since)
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
             async fn count_users(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.read).await?)
             }
@@ -413,12 +420,19 @@ macro_rules! sql_store {
                     .map_err(StoreError::from)
             }
 
-            async fn delete_role(&self, name: &str) -> StoreResult<bool> {
+            async fn delete_role(&self, name: &str, now: i64) -> StoreResult<bool> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query("UPDATE users SET updated_at = $1 WHERE id IN (SELECT user_id FROM user_roles WHERE role = $2)")
+                    .bind(now)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
                 let n = sqlx::query("DELETE FROM roles WHERE name = $1")
                     .bind(name)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                tx.commit().await?;
                 Ok(n > 0)
             }
 

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::auth::{Auth, AuthError, Client, NewUser, invalid};
-use crate::clock;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authorized, Body, ClientInfo, Fields, PathParam, QueryFields};
 use crate::http::routes::users::user_json;
@@ -265,10 +264,7 @@ pub async fn put_role(
         Vec::new()
     };
     fields.finish()?;
-    auth.store
-        .put_role(role.as_str(), &permissions, clock::now())
-        .await
-        .map_err(AuthError::from)?;
+    auth.put_role(&role, &permissions).await?;
     audit(&auth, &admin, &client.0, "admin_role_put", role.as_str()).await;
     let mut sorted = permissions;
     sorted.sort();
@@ -283,12 +279,7 @@ pub async fn delete_role(
     client: ClientInfo,
     PathParam(name): PathParam,
 ) -> ApiResult<Json<Value>> {
-    if !auth
-        .store
-        .delete_role(&name)
-        .await
-        .map_err(AuthError::from)?
-    {
+    if !auth.delete_role(&name).await? {
         return Err(AuthError::NotFound("role").into());
     }
     audit(&auth, &admin, &client.0, "admin_role_deleted", &name).await;
