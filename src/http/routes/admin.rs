@@ -146,10 +146,8 @@ pub async fn patch_user(
     Body(mut fields): Body,
 ) -> ApiResult<Json<Value>> {
     let email = fields.nullable_str("email");
-    if let Some(Some(e)) = &email {
-        if let Err(err) = Email::parse(e) {
-            fields.reject("email", err.0);
-        }
+    if let Some(Some(Err(err))) = email.as_ref().map(|e| e.as_deref().map(Email::parse)) {
+        fields.reject("email", err.0);
     }
     let patch = UserPatch {
         email,
