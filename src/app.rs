@@ -16,6 +16,7 @@ use tower::Layer as _;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::{Auth, AuthError};
+use crate::broker::Broker;
 use crate::cache::{TokenCache, UserCache};
 use crate::clock;
 use crate::config::Settings;
@@ -47,6 +48,9 @@ pub enum StartError {
     /// The first user could not be created.
     #[error("creating the admin user: {0}")]
     Bootstrap(AuthError),
+    /// The Redis URL could not be used.
+    #[error(transparent)]
+    Redis(crate::broker::BrokerError),
     /// The address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
@@ -62,13 +66,19 @@ pub async fn open(settings: Settings) -> Result<Arc<Auth>, StartError> {
     let remember = settings.access_ttl_secs() + i64::try_from(settings.clock_leeway).unwrap_or(0);
     let revocations = Arc::new(Revocations::load(store.as_ref(), remember).await?);
     let tokens = TokenService::new(&settings, keys);
+    let broker = match &settings.redis_url {
+        Some(url) => Some(Broker::connect(url, &settings.redis_prefix).map_err(StartError::Redis)?),
+        None => None,
+    };
     Ok(Arc::new(Auth {
         hasher: Hasher::new(settings.hash_concurrency),
         limiter: LoginLimiter::new(
             settings.login_max_failures,
             settings.login_max_failures_per_ip,
             settings.login_window,
+            broker.clone(),
         ),
+        broker,
         settings: Arc::new(settings),
         store,
         tokens,
@@ -216,7 +226,11 @@ fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
             }
         })
     };
-    vec![sync, maintenance]
+    let mut tasks = vec![sync, maintenance];
+    if let Some(broker) = &auth.broker {
+        tasks.push(broker.spawn_subscriber(auth.revocations.clone()));
+    }
+    tasks
 }
 
 /// On an empty database, creates role `admin` (permission `users:admin`) and

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use crate::broker::Broker;
 use crate::cache::{TokenCache, UserCache};
 use crate::clock;
 use crate::config::{Registration, Secret, Settings};
@@ -157,6 +158,8 @@ pub struct Auth {
     pub keys_reloaded_at_ms: AtomicI64,
     /// Verified tokens.
     pub token_cache: TokenCache,
+    /// Redis, when configured.
+    pub broker: Option<Arc<Broker>>,
     /// Users behind tokens.
     pub user_cache: UserCache,
 }
@@ -482,7 +485,22 @@ impl Auth {
     pub async fn revoke(&self, session_id: &str, now: i64) -> AuthResult<bool> {
         let revoked = self.store.revoke_session(session_id, now).await?;
         self.revocations.insert(session_id, now);
+        self.announce(&[session_id.to_string()], now).await;
         Ok(revoked)
+    }
+
+    /// Tells other nodes at once through Redis; the database poll covers
+    /// them when Redis is down, so a failure here is only logged.
+    async fn announce(&self, session_ids: &[String], now: i64) {
+        let Some(broker) = &self.broker else { return };
+        let ttl = self.settings.access_ttl_secs()
+            + i64::try_from(self.settings.clock_leeway).unwrap_or(0);
+        for sid in session_ids {
+            if let Err(e) = broker.publish_revocation(sid, now, ttl).await {
+                tracing::warn!(error = %e, "could not announce a revocation through Redis");
+                return;
+            }
+        }
     }
 
     /// Revokes every session of a user except `keep`; how many.
@@ -492,6 +510,7 @@ impl Auth {
         for id in &ids {
             self.revocations.insert(id, now);
         }
+        self.announce(&ids, now).await;
         Ok(ids.len())
     }
 

@@ -84,6 +84,8 @@ pub struct Settings {
     pub database_timeout: u64,
     /// `REDIS_URL`: shared revocation state and rate limits.
     pub redis_url: Option<String>,
+    /// `REDIS_PREFIX`: the namespace of latchkey's Redis keys and channel.
+    pub redis_prefix: String,
     /// `BIND`: the address `serve` listens on.
     pub bind: SocketAddr,
     /// `ISSUER`: the `iss` claim.
@@ -129,6 +131,7 @@ impl Default for Settings {
             database_max_connections: 10,
             database_timeout: 5,
             redis_url: None,
+            redis_prefix: "latchkey".to_string(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             issuer: "latchkey".to_string(),
             audience: None,
@@ -172,6 +175,7 @@ const KEYS: &[&str] = &[
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_TIMEOUT",
     "REDIS_URL",
+    "REDIS_PREFIX",
     "BIND",
     "ISSUER",
     "AUDIENCE",
@@ -303,6 +307,7 @@ impl Settings {
             }
             "DATABASE_TIMEOUT" => self.database_timeout = positive(value).map_err(|e| bad(&e))?,
             "REDIS_URL" => self.redis_url = optional(value),
+            "REDIS_PREFIX" => self.redis_prefix = value.trim().to_string(),
             "BIND" => {
                 self.bind = value
                     .trim()

@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod broker;
 pub mod cache;
 pub mod cli;
 pub mod clock;

@@ -16,17 +16,28 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers within a second.
+/// `GET /readyz`: the database (and Redis, when configured) answer
+/// within a second.
 pub async fn readyz(State(auth): State<Arc<Auth>>) -> Response {
-    let db = tokio::time::timeout(Duration::from_secs(1), auth.store.ping()).await;
-    match db {
-        Ok(Ok(())) => Json(json!({"status": "ready", "database": "ok"})).into_response(),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"detail": "Database unavailable"})),
-        )
-            .into_response(),
+    let db = tokio::time::timeout(Duration::from_millis(800), auth.store.ping()).await;
+    if !matches!(db, Ok(Ok(()))) {
+        return unavailable("Database unavailable");
     }
+    if let Some(broker) = &auth.broker {
+        if broker.ping().await.is_err() {
+            return unavailable("Redis unavailable");
+        }
+        return Json(json!({"status": "ready", "database": "ok", "redis": "ok"})).into_response();
+    }
+    Json(json!({"status": "ready", "database": "ok"})).into_response()
+}
+
+fn unavailable(detail: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "detail": detail })),
+    )
+        .into_response()
 }
 
 /// `GET /.well-known/jwks.json`: the public signing keys.
