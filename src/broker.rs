@@ -158,10 +158,9 @@ impl Broker {
                 Ok(p) => p,
                 Err(_) => continue,
             };
-            if let Some((sid, at)) = payload.split_once(' ') {
-                if let Ok(at) = at.parse::<i64>() {
-                    revocations.insert(sid, at);
-                }
+            if let Some((sid, Ok(at))) = payload.split_once(' ').map(|(s, a)| (s, a.parse::<i64>()))
+            {
+                revocations.insert(sid, at);
             }
         }
         Ok(())
