@@ -53,7 +53,7 @@ async fn protected(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = latchkey::config::Settings::load(&Default::default())?;
-    latchkey::cli::init_logging(settings.log_format);
+    latchkey::telemetry::init_logging(settings.log_format);
     let app = latchkey::app::App::build(settings)
         .await?
         .with_routes(routes());

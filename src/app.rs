@@ -222,6 +222,12 @@ fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "session purge failed"),
                     }
+                    let retention =
+                        i64::try_from(auth.settings.audit_retention_days.saturating_mul(86_400))
+                            .unwrap_or(i64::MAX / 4);
+                    if let Err(e) = auth.store.prune_audit(now - retention).await {
+                        tracing::warn!(error = %e, "audit pruning failed");
+                    }
                 }
             }
         })

@@ -17,6 +17,7 @@ use crate::store::{
     AuditInsert, NewUserRow, RefreshInsert, Rotation, SessionRow, Store, StoreError, UserPatch,
     UserRow,
 };
+use crate::telemetry;
 use crate::token::{self, Claims, Grant, TokenError, TokenService, refresh};
 use crate::user::{self, Email, Invalid, Permission, RoleName, Username};
 
@@ -207,6 +208,7 @@ impl Auth {
             self.upgrade_hash(user.id, password);
         }
         let issued = self.open_session(&user, scope, client).await?;
+        telemetry::count("logins_total", Some("ok"));
         self.audit(
             "login_ok",
             Some(&user.username),
@@ -329,6 +331,7 @@ impl Auth {
                     .await;
                     return Err(AuthError::InvalidRefresh);
                 };
+                telemetry::count("refreshes_total", Some("ok"));
                 self.issue(&user, &session, fresh.token, now)
             }
             Rotation::AlreadyUsed {
@@ -338,8 +341,10 @@ impl Auth {
                 let interval =
                     i64::try_from(self.settings.refresh_reuse_interval).unwrap_or(i64::MAX);
                 if interval > 0 && now - used_at < interval {
+                    telemetry::count("refreshes_total", Some("already_used"));
                     return Err(AuthError::RefreshAlreadyUsed);
                 }
+                telemetry::count("refresh_reuse_detected_total", None);
                 self.revoke(&session_id, now).await?;
                 let username = self.session_username(&session_id).await;
                 self.audit(
@@ -353,11 +358,15 @@ impl Auth {
                 Err(AuthError::InvalidRefresh)
             }
             Rotation::SessionEnded => {
+                telemetry::count("refreshes_total", Some("refused"));
                 self.audit("refresh_refused", None, None, client, Some("session ended"))
                     .await;
                 Err(AuthError::InvalidRefresh)
             }
-            Rotation::Unknown => Err(AuthError::InvalidRefresh),
+            Rotation::Unknown => {
+                telemetry::count("refreshes_total", Some("refused"));
+                Err(AuthError::InvalidRefresh)
+            }
         }
     }
 
@@ -485,6 +494,9 @@ impl Auth {
     pub async fn revoke(&self, session_id: &str, now: i64) -> AuthResult<bool> {
         let revoked = self.store.revoke_session(session_id, now).await?;
         self.revocations.insert(session_id, now);
+        if revoked {
+            telemetry::count("revocations_total", None);
+        }
         self.announce(&[session_id.to_string()], now).await;
         Ok(revoked)
     }
@@ -509,6 +521,7 @@ impl Auth {
         let ids = self.store.revoke_user_sessions(user_id, keep, now).await?;
         for id in &ids {
             self.revocations.insert(id, now);
+            telemetry::count("revocations_total", None);
         }
         self.announce(&ids, now).await;
         Ok(ids.len())

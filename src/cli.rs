@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::{self, App};
 use crate::auth::{Auth, NewUser};
 use crate::clock;
-use crate::config::{Flags, LogFormat, Secret, Settings};
+use crate::config::{Flags, Secret, Settings};
 use crate::store::{UserPatch, UserRow};
 use crate::user::{Permission, RoleName};
 
@@ -185,21 +185,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Installs the log subscriber (`RUST_LOG` filters; `LOG_FORMAT` shapes).
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    init_logging(settings.log_format);
+    crate::telemetry::init_logging(settings.log_format);
     let app = App::build(settings).await?;
     if let Some(password) = app.initial_admin_password() {
         println!("created user admin; admin password: {password}");

@@ -118,6 +118,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `HASH_CONCURRENCY`: password hashes computed at once (default: the cores).
     pub hash_concurrency: usize,
+    /// `AUDIT_RETENTION_DAYS`: audit events older than this are pruned.
+    pub audit_retention_days: u64,
 }
 
 impl Default for Settings {
@@ -150,6 +152,7 @@ impl Default for Settings {
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            audit_retention_days: 90,
         }
     }
 }
@@ -192,6 +195,7 @@ const KEYS: &[&str] = &[
     "LATCHKEY_ADMIN_PASSWORD",
     "MAX_BODY_BYTES",
     "HASH_CONCURRENCY",
+    "AUDIT_RETENTION_DAYS",
 ];
 
 /// Raw values by key, each remembering which source it came from.
@@ -347,6 +351,9 @@ impl Settings {
             "LATCHKEY_ADMIN_PASSWORD" => self.admin_password = optional(value).map(Secret::new),
             "MAX_BODY_BYTES" => self.max_body_bytes = positive(value).map_err(|e| bad(&e))?,
             "HASH_CONCURRENCY" => self.hash_concurrency = positive(value).map_err(|e| bad(&e))?,
+            "AUDIT_RETENTION_DAYS" => {
+                self.audit_retention_days = positive(value).map_err(|e| bad(&e))?
+            }
             _ => {}
         }
         Ok(())

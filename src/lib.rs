@@ -27,6 +27,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod revocation;
 pub mod store;
+pub mod telemetry;
 pub mod token;
 pub mod user;
 pub mod verifier;

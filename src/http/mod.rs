@@ -43,6 +43,8 @@ pub fn auth_routes() -> Router<Arc<Auth>> {
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/.well-known/jwks.json", get(meta::jwks))
+        .route("/metrics", get(meta::metrics))
+        .route("/admin/audit", get(admin::audit_events))
         .route(
             "/admin/users",
             get(admin::list_users).post(admin::create_user),
@@ -72,6 +74,7 @@ pub fn router(auth: Arc<Auth>, extra: Router<Arc<Auth>>) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(auth)
+        .layer(axum::middleware::from_fn(crate::telemetry::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -283,3 +283,39 @@ pub async fn delete_role(
     audit(&auth, &admin, &client.0, "admin_role_deleted", &name).await;
     Ok(Json(json!({"message": "Role deleted"})))
 }
+
+/// `GET /admin/audit?username=&event=&limit=&offset=`: newest first.
+pub async fn audit_events(
+    State(auth): State<Arc<Auth>>,
+    _: Admin,
+    QueryFields(mut q): QueryFields,
+) -> ApiResult<Json<Value>> {
+    let limit = q.optional_int("limit", 1, 1000).unwrap_or(50);
+    let offset = q.optional_int("offset", 0, i64::MAX / 2).unwrap_or(0);
+    let username = q.optional_str("username");
+    let event = q.optional_str("event");
+    q.finish()?;
+    let (events, total) = auth
+        .store
+        .audit_events(username.as_deref(), event.as_deref(), limit, offset)
+        .await
+        .map_err(AuthError::from)?;
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "at": crate::clock::rfc3339(e.at),
+                "event": e.event,
+                "username": e.username,
+                "session_id": e.session_id,
+                "ip": e.ip,
+                "user_agent": e.user_agent,
+                "detail": e.detail,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"events": events, "total": total, "limit": limit, "offset": offset}),
+    ))
+}

@@ -50,3 +50,12 @@ pub async fn jwks(State(auth): State<Arc<Auth>>) -> Response {
     );
     response
 }
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::render(),
+    )
+        .into_response()
+}
