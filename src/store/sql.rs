@@ -558,7 +558,7 @@ macro_rules! sql_store {
                     .bind(&next.hash)
                     .bind(&session_id)
                     .bind(next.created_at)
-                    .bind(next.expires_at)
+                    .bind(next.expires_at.min(session.expires_at))
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
