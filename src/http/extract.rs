@@ -408,7 +408,7 @@ where
 /// ```no_run
 /// use latchkey::http::extract::ActiveUser;
 /// async fn me(ActiveUser { user, .. }: ActiveUser) -> String {
-///     user.username
+///     user.username.clone()
 /// }
 /// ```
 #[derive(Debug, Clone)]
