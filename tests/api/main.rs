@@ -6,6 +6,7 @@
 //! skipped (and fails when `LATCHKEY_REQUIRE_SERVICES` is set, as in CI).
 
 mod helpers;
+mod import;
 mod library;
 
 #[cfg(postgres_tests)]

@@ -30,3 +30,4 @@ pub mod helpers {
 }
 
 mod admin;
+mod cookies;
