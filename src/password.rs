@@ -115,11 +115,32 @@ impl Hasher {
             .await
             .map_err(|_| PasswordError::Task)?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
-            .instrument(tracing::Span::current())
-            .await
-            .map_err(|_| PasswordError::Task)
+        tokio::task::spawn_blocking(move || {
+            yield_to_requests();
+            span.in_scope(work)
+        })
+        .instrument(tracing::Span::current())
+        .await
+        .map_err(|_| PasswordError::Task)
     }
+}
+
+/// Lowers the calling blocking-pool thread's CPU priority (once per thread),
+/// so that while hashes keep every core busy, the threads answering other
+/// requests still get the CPU the moment they need it.
+fn yield_to_requests() {
+    thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    LOWERED.with(|lowered| {
+        if !lowered.get() {
+            lowered.set(true);
+            #[cfg(target_os = "linux")]
+            // SAFETY: setpriority has no memory-safety preconditions; on Linux
+            // `who = 0` with PRIO_PROCESS names the calling thread only.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+            }
+        }
+    });
 }
 
 /// True when `hash` is a bcrypt hash in one of the prefixes passlib writes.
