@@ -103,6 +103,8 @@ impl App {
     /// binds `settings.bind`.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let bind = settings.bind;
+        // Install the metrics recorder before the first request counts.
+        crate::telemetry::metrics();
         let auth = open(settings).await?;
         let admin_password = bootstrap_admin(&auth)
             .await

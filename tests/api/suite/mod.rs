@@ -30,4 +30,7 @@ pub mod helpers {
 }
 
 mod admin;
+mod conventions;
 mod cookies;
+mod tokens;
+mod tutorials;
