@@ -8,6 +8,7 @@
 mod helpers;
 mod import;
 mod library;
+mod process;
 
 #[cfg(postgres_tests)]
 #[path = "suite/mod.rs"]
