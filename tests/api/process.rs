@@ -45,25 +45,30 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn latchkey serve");
-        let stdout = child.stdout.take().expect("stdout");
+        let child = cmd.spawn().expect("spawn latchkey serve");
+        // Owned by `Server` from here on, so a failed assertion still reaps it.
+        let mut server = Server {
+            child,
+            url: String::new(),
+            stdout_lines: Vec::new(),
+        };
+        let stdout = server.child.stdout.take().expect("stdout");
         let mut reader = BufReader::new(stdout);
-        let mut lines = Vec::new();
         let started = Instant::now();
         loop {
             let mut line = String::new();
             let n = reader.read_line(&mut line).expect("read stdout");
-            assert!(n > 0, "server exited before listening: {lines:?}");
-            lines.push(line.trim_end().to_string());
+            assert!(
+                n > 0,
+                "server exited before listening: {:?}",
+                server.stdout_lines
+            );
+            server.stdout_lines.push(line.trim_end().to_string());
             if let Some(url) = line.trim_end().strip_prefix("latchkey listening on ") {
-                let url = url.to_string();
+                server.url = url.to_string();
                 // Keep draining stdout so the server never blocks on it.
                 std::thread::spawn(move || for _ in reader.lines() {});
-                return Server {
-                    child,
-                    url,
-                    stdout_lines: lines,
-                };
+                return server;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
