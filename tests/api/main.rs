@@ -5,6 +5,9 @@
 //! build time (see build.rs); without it, `postgres_suite` says it was
 //! skipped (and fails when `LATCHKEY_REQUIRE_SERVICES` is set, as in CI).
 
+// The suite directory is compiled once per database, on purpose.
+#![allow(clippy::duplicate_mod)]
+
 mod helpers;
 mod import;
 mod library;
