@@ -30,6 +30,9 @@ use crate::token::keys::Keys;
 pub use crate::auth::NewUser;
 pub use crate::store::UserRow as User;
 
+/// How often a node re-reads the signing keys.
+pub const KEY_RELOAD: Duration = Duration::from_secs(2);
+
 /// How long `serve` lets requests in flight finish after a stop signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -206,7 +209,9 @@ fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
     let maintenance = {
         let auth = auth.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            // Keys are re-read often enough that a rotated key is published
+            // long before KEY_PUBLISH_DELAY lets it sign.
+            let mut tick = tokio::time::interval(KEY_RELOAD);
             let mut last_purge = 0;
             loop {
                 tick.tick().await;

@@ -344,3 +344,79 @@ async fn the_resource_service_cannot_verify_hmac_tokens_without_the_secret() {
 
     assert_eq!(response.status(), 401, "HS256 keys are not published");
 }
+
+#[tokio::test]
+async fn a_key_rotation_never_fails_a_resource_service_that_caches_the_jwks() {
+    let demo = start_demo(|s| s.key_publish_delay = 4).await;
+    let verifier = Verifier::start(VerifierConfig {
+        jwks_url: format!("{}/.well-known/jwks.json", demo.url),
+        database_url: Some(demo.database_url.clone()),
+        jwks_max_age: Duration::from_secs(1),
+        ..VerifierConfig::default()
+    })
+    .await
+    .expect("verifier");
+    let before = demo.token("john", "secret").await;
+    let old_kid = kid(&before);
+
+    let rotate = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["keys", "rotate", "--database-url", &demo.database_url])
+        .env_clear()
+        .env("KEY_PUBLISH_DELAY", "4")
+        .output()
+        .expect("keys rotate");
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+
+    let started = Instant::now();
+    let mut kids = std::collections::BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(9) {
+        let token = demo.token("john", "secret").await;
+        kids.insert(kid(&token));
+        verifier.verify(&token).await.unwrap_or_else(|e| {
+            panic!(
+                "a token of kid {} failed at {:?}: {e}",
+                kid(&token),
+                started.elapsed()
+            )
+        });
+        verifier
+            .verify(&before)
+            .await
+            .expect("tokens of the old key keep working");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = demo.token("john", "secret").await;
+    assert_ne!(kid(&after), old_kid, "the new key signs after the delay");
+    assert_eq!(kids.len(), 2, "both keys signed during the test: {kids:?}");
+    let jwks: Value = demo
+        .http
+        .get(format!("{}/.well-known/jwks.json", demo.url))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        published.contains(&old_kid.as_str()),
+        "the old key stays published: {published:?}"
+    );
+    assert!(published.contains(&kid(&after).as_str()));
+}
+
+fn kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token)
+        .expect("header")
+        .kid
+        .expect("kid")
+}
