@@ -610,6 +610,12 @@ impl Auth {
             .map_err(|e| AuthError::Invalid("roles", e.0))?;
         let permissions = user::parse_all(&new.permissions, Permission::parse)
             .map_err(|e| AuthError::Invalid("permissions", e.0))?;
+        if new.full_name.as_deref().is_some_and(|n| n.contains('\0')) {
+            return Err(AuthError::Invalid(
+                "full_name",
+                "Full name must not contain NUL".into(),
+            ));
+        }
         let full_name = new.full_name.map(|n| truncate(n, 256));
         let hash = self
             .hasher

@@ -67,6 +67,9 @@ fn parse(text: &str, known_roles: &[String]) -> anyhow::Result<Vec<NewUserRow>> 
             .map(Email::parse)
             .transpose()
             .map_err(|x| bad(x.0))?;
+        if e.full_name.as_deref().is_some_and(|n| n.contains('\0')) {
+            return Err(bad("full_name contains a NUL character".to_string()));
+        }
         if !password::is_supported_hash(&e.hashed_password) {
             return Err(bad(
                 "hashed_password is not a bcrypt ($2a$/$2b$/$2y$) or argon2 hash".to_string(),

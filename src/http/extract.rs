@@ -74,6 +74,22 @@ impl Fields {
             .or_else(|| self.query.get(name).map(|v| ("query", v)))
     }
 
+    /// A string value, refused when it holds a NUL character (no database
+    /// stores one in text, and no legitimate client sends one).
+    fn text(&mut self, place: &'static str, name: &str, s: &str) -> Option<String> {
+        if s.contains('\0') {
+            self.errors.push(FieldError::invalid(
+                place,
+                name,
+                "string_nul",
+                "String must not contain the NUL character",
+                Value::Null,
+            ));
+            return None;
+        }
+        Some(s.to_string())
+    }
+
     /// True when the field was given (even as `null`).
     pub fn has(&self, name: &str) -> bool {
         self.lookup(name).is_some()
@@ -87,7 +103,10 @@ impl Fields {
                 String::new()
             }
             Some((place, value)) => match value {
-                Value::String(s) => s.clone(),
+                Value::String(s) => {
+                    let s = s.clone();
+                    self.text(place, name, &s).unwrap_or_default()
+                }
                 other => {
                     let err = type_error(place, name, other.clone());
                     self.errors.push(err);
@@ -101,7 +120,10 @@ impl Fields {
     pub fn optional_str(&mut self, name: &str) -> Option<String> {
         match self.lookup(name) {
             None | Some((_, Value::Null)) => None,
-            Some((_, Value::String(s))) => Some(s.clone()),
+            Some((place, Value::String(s))) => {
+                let s = s.clone();
+                self.text(place, name, &s)
+            }
             Some((place, other)) => {
                 let err = type_error(place, name, other.clone());
                 self.errors.push(err);
@@ -116,7 +138,10 @@ impl Fields {
         match self.lookup(name) {
             None => None,
             Some((_, Value::Null)) => Some(None),
-            Some((_, Value::String(s))) => Some(Some(s.clone())),
+            Some((place, Value::String(s))) => {
+                let s = s.clone();
+                self.text(place, name, &s).map(Some)
+            }
             Some((place, other)) => {
                 let err = type_error(place, name, other.clone());
                 self.errors.push(err);
@@ -180,7 +205,7 @@ impl Fields {
             Value::Null => return None,
             Value::Array(items) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string))
+                .map(|v| v.as_str().filter(|s| !s.contains('\0')).map(str::to_string))
                 .collect::<Option<Vec<_>>>(),
             _ => None,
         };
@@ -307,8 +332,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
+            .ok()
+            .filter(|axum::extract::Path(p): &axum::extract::Path<String>| !p.contains('\0'))
             .map(|axum::extract::Path(p)| PathParam(p))
-            .map_err(|_| ApiError::NotFound)
+            .ok_or(ApiError::NotFound)
     }
 }
 
@@ -570,6 +597,20 @@ mod tests {
             let r = Fields::parse(&headers("application/json"), body);
             assert!(matches!(r, Err(ApiError::Validation(_))), "{body:?}");
         }
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        let mut f = Fields::parse(
+            &headers("application/json"),
+            br#"{"username": "jo\u0000hn"}"#,
+        )
+        .expect("json");
+        assert_eq!(f.required_str("username"), "");
+        let Err(ApiError::Validation(items)) = f.finish() else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(items[0].kind, "string_nul");
     }
 
     #[test]

@@ -32,5 +32,8 @@ pub mod helpers {
 mod admin;
 mod conventions;
 mod cookies;
+mod refresh;
+mod registration;
+mod sessions;
 mod tokens;
 mod tutorials;
