@@ -1,7 +1,7 @@
 //! Persistence: the [`Store`] trait and its SQL backends. SQL lives here and
 //! nowhere else; nothing here knows of HTTP.
 //!
-//! Both backends share one implementation ([`sql`]), written in the SQL both
+//! Both backends share one implementation (`store::sql`), written in the SQL both
 //! dialects accept (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the
 //! migrations and the pool set-up differ.
 
