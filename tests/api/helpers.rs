@@ -5,8 +5,12 @@
 
 #![allow(dead_code)] // each area uses a different subset of the helpers
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use latchkey::app::{App, NewUser};
 use latchkey::auth::Auth;
@@ -294,4 +298,81 @@ impl Drop for TestApp {
 /// The JSON body of a response (`Null` when it is not JSON).
 pub async fn json(response: reqwest::Response) -> Value {
     response.json().await.unwrap_or(Value::Null)
+}
+
+/// A `latchkey serve` process, killed when dropped.
+pub struct ServerProcess {
+    /// The process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// What it printed up to the listening line.
+    pub stdout_lines: Vec<String>,
+}
+
+impl ServerProcess {
+    /// Starts `latchkey serve` in `dir` on `database_url` with only `env`
+    /// (plus PATH) in its environment, and waits until it listens.
+    pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(dir);
+        cmd.args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn latchkey serve");
+        // Owned by `ServerProcess` from here on, so a failed assertion still reaps it.
+        let mut server = ServerProcess {
+            child,
+            url: String::new(),
+            stdout_lines: Vec::new(),
+        };
+        let stdout = server.child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let started = Instant::now();
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read stdout");
+            assert!(
+                n > 0,
+                "server exited before listening: {:?}",
+                server.stdout_lines
+            );
+            server.stdout_lines.push(line.trim_end().to_string());
+            if let Some(url) = line.trim_end().strip_prefix("latchkey listening on ") {
+                server.url = url.to_string();
+                // Keep draining stdout so the server never blocks on it.
+                std::thread::spawn(move || for _ in reader.lines() {});
+                return server;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server did not start"
+            );
+        }
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

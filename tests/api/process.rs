@@ -1,12 +1,14 @@
 //! The real binary: first start, durability across SIGKILL, graceful stop on
 //! SIGTERM, the `user` and `token` commands, and refused configurations.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::helpers::ServerProcess as Server;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
@@ -20,74 +22,6 @@ fn command(dir: &Path) -> Command {
 
 fn db_url(dir: &Path) -> String {
     format!("sqlite://{}/latchkey.db", dir.display())
-}
-
-/// A `latchkey serve` process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    stdout_lines: Vec<String>,
-}
-
-impl Server {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let mut cmd = command(dir);
-        cmd.args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--database-url",
-            &db_url(dir),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn latchkey serve");
-        // Owned by `Server` from here on, so a failed assertion still reaps it.
-        let mut server = Server {
-            child,
-            url: String::new(),
-            stdout_lines: Vec::new(),
-        };
-        let stdout = server.child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        let started = Instant::now();
-        loop {
-            let mut line = String::new();
-            let n = reader.read_line(&mut line).expect("read stdout");
-            assert!(
-                n > 0,
-                "server exited before listening: {:?}",
-                server.stdout_lines
-            );
-            server.stdout_lines.push(line.trim_end().to_string());
-            if let Some(url) = line.trim_end().strip_prefix("latchkey listening on ") {
-                server.url = url.to_string();
-                // Keep draining stdout so the server never blocks on it.
-                std::thread::spawn(move || for _ in reader.lines() {});
-                return server;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "server did not start"
-            );
-        }
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -153,7 +87,7 @@ fn add_user(dir: &Path, username: &str, password: &str) {
 #[tokio::test]
 async fn the_first_start_prints_a_random_admin_password_once() {
     let dir = tempfile::tempdir().expect("dir");
-    let first = Server::start(dir.path(), &[]);
+    let first = Server::start(dir.path(), &db_url(dir.path()), &[]);
     let line = first
         .stdout_lines
         .iter()
@@ -168,7 +102,7 @@ async fn the_first_start_prints_a_random_admin_password_once() {
     assert_eq!(body["permissions"], json!(["users:admin"]));
     first.kill();
 
-    let second = Server::start(dir.path(), &[]);
+    let second = Server::start(dir.path(), &db_url(dir.path()), &[]);
     assert!(
         !second
             .stdout_lines
@@ -184,6 +118,7 @@ async fn latchkey_admin_password_chooses_the_first_password_and_is_not_printed()
     let dir = tempfile::tempdir().expect("dir");
     let server = Server::start(
         dir.path(),
+        &db_url(dir.path()),
         &[("LATCHKEY_ADMIN_PASSWORD", "chosen-admin-pw")],
     );
     assert!(
@@ -200,7 +135,7 @@ async fn a_logout_survives_sigkill_and_a_restart_and_other_tokens_keep_working()
     let dir = tempfile::tempdir().expect("dir");
     add_user(dir.path(), "john", "secret");
     let env = [("LATCHKEY_ADMIN_PASSWORD", "admin-pass-1234")];
-    let server = Server::start(dir.path(), &env);
+    let server = Server::start(dir.path(), &db_url(dir.path()), &env);
     let revoked = token(&server.url, "john", "secret").await;
     let kept = token(&server.url, "john", "secret").await;
     let logout = reqwest::Client::new()
@@ -212,7 +147,7 @@ async fn a_logout_survives_sigkill_and_a_restart_and_other_tokens_keep_working()
     assert_eq!(logout.status(), 200);
 
     server.kill();
-    let restarted = Server::start(dir.path(), &env);
+    let restarted = Server::start(dir.path(), &db_url(dir.path()), &env);
 
     let (status, body) = me(&restarted.url, &revoked).await;
     assert_eq!(
@@ -229,6 +164,7 @@ async fn sigterm_stops_the_server_with_exit_code_zero() {
     let dir = tempfile::tempdir().expect("dir");
     let mut server = Server::start(
         dir.path(),
+        &db_url(dir.path()),
         &[("LATCHKEY_ADMIN_PASSWORD", "admin-pass-1234")],
     );
     let pid = server.child.id().to_string();
@@ -257,6 +193,7 @@ async fn user_commands_manage_accounts_seen_by_the_server() {
     let dir = tempfile::tempdir().expect("dir");
     let server = Server::start(
         dir.path(),
+        &db_url(dir.path()),
         &[("LATCHKEY_ADMIN_PASSWORD", "admin-pass-1234")],
     );
     let out = run(
@@ -414,6 +351,7 @@ async fn token_decode_prints_the_claims_and_the_verdict() {
     add_user(dir.path(), "john", "secret");
     let server = Server::start(
         dir.path(),
+        &db_url(dir.path()),
         &[("LATCHKEY_ADMIN_PASSWORD", "admin-pass-1234")],
     );
     let john = token(&server.url, "john", "secret").await;
