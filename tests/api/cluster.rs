@@ -36,7 +36,10 @@ fn redis_url() -> Option<String> {
 fn postgres_given() -> bool {
     let given = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
     if !given {
-        assert!(!required(), "LATCHKEY_REQUIRE_SERVICES is set but TEST_DATABASE_URL is not");
+        assert!(
+            !required(),
+            "LATCHKEY_REQUIRE_SERVICES is set but TEST_DATABASE_URL is not"
+        );
         println!("skipped: TEST_DATABASE_URL not set");
     }
     given
@@ -61,7 +64,10 @@ async fn cluster(count: usize, redis: Option<&str>, extra: &[(&str, &str)]) -> C
     let db = PgDatabase::create().await;
     let dir = tempfile::tempdir().expect("dir");
     let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let mut env: Vec<(&str, &str)> = vec![("LATCHKEY_ADMIN_PASSWORD", ADMIN_PASSWORD), ("RUST_LOG", "error")];
+    let mut env: Vec<(&str, &str)> = vec![
+        ("LATCHKEY_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("RUST_LOG", "error"),
+    ];
     env.extend_from_slice(extra);
     if let Some(url) = redis {
         env.push(("REDIS_URL", url));
@@ -108,7 +114,13 @@ impl Cluster {
     }
 
     async fn me(&self, node: usize, token: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(node, "/users/me")).bearer_auth(token).send().await.expect("me");
+        let r = self
+            .http
+            .get(self.url(node, "/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -135,7 +147,10 @@ impl Cluster {
                 return since.elapsed();
             }
             assert_eq!(status, 200, "{body}");
-            assert!(since.elapsed() < Duration::from_secs(5), "never revoked on node {node}");
+            assert!(
+                since.elapsed() < Duration::from_secs(5),
+                "never revoked on node {node}"
+            );
         }
     }
 }
@@ -160,7 +175,13 @@ async fn logout_reaches_the_other_node(redis: Option<&str>, label: &str) {
     for _ in 0..20 {
         let token = c.token(0, "walker", "walker-password").await;
         assert_eq!(c.me(1, &token).await.0, 200, "a token from A works on B");
-        let r = c.http.post(c.url(0, "/logout")).bearer_auth(&token).send().await.expect("logout");
+        let r = c
+            .http
+            .post(c.url(0, "/logout"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("logout");
         assert_eq!(r.status(), 200);
         let answered = Instant::now();
         delays.push(c.time_until_revoked(1, &token, answered).await);
@@ -245,7 +266,10 @@ async fn disable_password_change_and_refresh_reuse_reach_the_other_node() {
         .expect("refresh");
     assert_eq!(r.status(), 200);
     let rotated: Value = r.json().await.expect("json");
-    let access = rotated["access_token"].as_str().expect("access").to_string();
+    let access = rotated["access_token"]
+        .as_str()
+        .expect("access")
+        .to_string();
     assert_eq!(c.me(1, &access).await.0, 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let reuse = c
@@ -278,10 +302,21 @@ async fn failed_logins_are_counted_across_nodes_with_redis() {
     let blocked = c.login(1, "victim", "victim-password").await;
 
     assert_eq!(blocked.status(), 429);
-    let retry: u64 = blocked.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    let retry: u64 = blocked.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
     assert!(retry >= 1);
-    assert_eq!(blocked.json::<Value>().await.expect("json"), json!({"detail": "Too many login attempts"}));
-    assert_eq!(c.login(1, "bystander", "bystander-password").await.status(), 200, "other users are not affected");
+    assert_eq!(
+        blocked.json::<Value>().await.expect("json"),
+        json!({"detail": "Too many login attempts"})
+    );
+    assert_eq!(
+        c.login(1, "bystander", "bystander-password").await.status(),
+        200,
+        "other users are not affected"
+    );
 }
 
 #[tokio::test]
@@ -295,7 +330,11 @@ async fn without_redis_failed_logins_are_counted_per_node() {
         assert_eq!(c.login(0, "victim", "wrong").await.status(), 401);
     }
     assert_eq!(c.login(0, "victim", "victim-password").await.status(), 429);
-    assert_eq!(c.login(1, "victim", "victim-password").await.status(), 200, "in-process counters");
+    assert_eq!(
+        c.login(1, "victim", "victim-password").await.status(),
+        200,
+        "in-process counters"
+    );
 }
 
 /// A Redis server of the test's own, on a free port.
@@ -307,12 +346,24 @@ struct PrivateRedis {
 impl PrivateRedis {
     fn start(port: u16) -> Option<PrivateRedis> {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let redis = PrivateRedis { port, child: Some(child) };
+        let redis = PrivateRedis {
+            port,
+            child: Some(child),
+        };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if started.elapsed() > Duration::from_secs(5) {
@@ -359,7 +410,13 @@ async fn with_redis_stopped_logins_answer_503_quickly_and_recover_without_a_rest
     c.create_user("steady", "steady-password").await;
     let token = c.token(0, "steady", "steady-password").await;
     let revoked = c.token(0, "steady", "steady-password").await;
-    let r = c.http.post(c.url(0, "/logout")).bearer_auth(&revoked).send().await.expect("logout");
+    let r = c
+        .http
+        .post(c.url(0, "/logout"))
+        .bearer_auth(&revoked)
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(r.status(), 200);
 
     redis.stop();
@@ -372,10 +429,16 @@ async fn with_redis_stopped_logins_answer_503_quickly_and_recover_without_a_rest
     assert_eq!(ready.expect("readyz").status(), 503);
     assert!(took < Duration::from_secs(1), "readyz in {took:?}");
     let ((status, _), took) = timed(c.me(0, &token)).await;
-    assert!(status == 200 || status == 503, "correct answer or 503, got {status}");
+    assert!(
+        status == 200 || status == 503,
+        "correct answer or 503, got {status}"
+    );
     assert!(took < Duration::from_secs(1));
     let ((status, _), _) = timed(c.me(0, &revoked)).await;
-    assert!(status == 401 || status == 503, "never a 200 for a revoked token, got {status}");
+    assert!(
+        status == 401 || status == 503,
+        "never a 200 for a revoked token, got {status}"
+    );
 
     let Some(_back) = PrivateRedis::start(port) else {
         panic!("redis-server did not restart on port {port}");
@@ -383,11 +446,20 @@ async fn with_redis_stopped_logins_answer_503_quickly_and_recover_without_a_rest
     let back_at = Instant::now();
     loop {
         let login = c.login(0, "steady", "steady-password").await.status();
-        let ready = c.http.get(c.url(0, "/readyz")).send().await.expect("readyz").status();
+        let ready = c
+            .http
+            .get(c.url(0, "/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status();
         if login == 200 && ready == 200 {
             break;
         }
-        assert!(back_at.elapsed() < Duration::from_secs(5), "not back after 5 s: login {login}, ready {ready}");
+        assert!(
+            back_at.elapsed() < Duration::from_secs(5),
+            "not back after 5 s: login {login}, ready {ready}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!("service back {:?} after Redis returned", back_at.elapsed());
@@ -411,19 +483,36 @@ impl PrivatePostgres {
     }
 
     fn create() -> Option<PrivatePostgres> {
-        let version = std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(Result::ok).next()?;
+        let version = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(Result::ok)
+            .next()?;
         let bin = version.path().join("bin");
-        let dir = tempfile::Builder::new().prefix("latchkey-pg").tempdir_in("/tmp").ok()?;
-        let chown = Command::new("chown").args(["postgres", &dir.path().display().to_string()]).status().ok()?;
+        let dir = tempfile::Builder::new()
+            .prefix("latchkey-pg")
+            .tempdir_in("/tmp")
+            .ok()?;
+        let chown = Command::new("chown")
+            .args(["postgres", &dir.path().display().to_string()])
+            .status()
+            .ok()?;
         if !chown.success() {
             return None;
         }
         let data = dir.path().join("data");
-        let init = format!("{} -D {} -A trust -U postgres", bin.join("initdb").display(), data.display());
+        let init = format!(
+            "{} -D {} -A trust -U postgres",
+            bin.join("initdb").display(),
+            data.display()
+        );
         if !Self::as_postgres(&init) {
             return None;
         }
-        let pg = PrivatePostgres { dir, bin, port: free_port() };
+        let pg = PrivatePostgres {
+            dir,
+            bin,
+            port: free_port(),
+        };
         pg.start().then_some(pg)
     }
 
@@ -471,7 +560,11 @@ async fn with_postgres_stopped_answers_are_503_and_nothing_acknowledged_is_lost(
     let node = ServerProcess::start(
         dir.path(),
         &url,
-        &[("LATCHKEY_ADMIN_PASSWORD", ADMIN_PASSWORD), ("DATABASE_TIMEOUT", "1"), ("RUST_LOG", "error")],
+        &[
+            ("LATCHKEY_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("DATABASE_TIMEOUT", "1"),
+            ("RUST_LOG", "error"),
+        ],
     );
     let http = reqwest::Client::new();
     let base = node.url.clone();
@@ -486,14 +579,31 @@ async fn with_postgres_stopped_answers_are_503_and_nothing_acknowledged_is_lost(
         let http = http.clone();
         let base = base.clone();
         async move {
-            http.post(format!("{base}/token")).form(&[("username", u), ("password", p)]).send().await.expect("login")
+            http.post(format!("{base}/token"))
+                .form(&[("username", u), ("password", p)])
+                .send()
+                .await
+                .expect("login")
         }
     };
-    let body: Value = login("durable", "durable-password").await.json().await.expect("json");
+    let body: Value = login("durable", "durable-password")
+        .await
+        .json()
+        .await
+        .expect("json");
     let logged_out = body["access_token"].as_str().expect("token").to_string();
-    let r = http.post(format!("{base}/logout")).bearer_auth(&logged_out).send().await.expect("logout");
+    let r = http
+        .post(format!("{base}/logout"))
+        .bearer_auth(&logged_out)
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(r.status(), 200);
-    let body: Value = login("durable", "durable-password").await.json().await.expect("json");
+    let body: Value = login("durable", "durable-password")
+        .await
+        .json()
+        .await
+        .expect("json");
     let live = body["access_token"].as_str().expect("token").to_string();
 
     pg.stop();
@@ -506,11 +616,19 @@ async fn with_postgres_stopped_answers_are_503_and_nothing_acknowledged_is_lost(
     assert!(answer.json::<Value>().await.expect("json")["detail"].is_string());
     assert!(took < Duration::from_secs(2), "login in {took:?}");
     for token in [&live, &logged_out] {
-        let (r, took) = timed(http.get(format!("{base}/users/me")).bearer_auth(token).send()).await;
+        let (r, took) = timed(
+            http.get(format!("{base}/users/me"))
+                .bearer_auth(token)
+                .send(),
+        )
+        .await;
         let status = r.expect("me").status().as_u16();
         assert!(took < Duration::from_secs(2), "answer in {took:?}");
         if token == &logged_out {
-            assert!(status == 401 || status == 503, "never a 200 for a revoked token: {status}");
+            assert!(
+                status == 401 || status == 503,
+                "never a 200 for a revoked token: {status}"
+            );
         } else {
             assert!(status == 200 || status == 503, "{status}");
         }
@@ -519,18 +637,43 @@ async fn with_postgres_stopped_answers_are_503_and_nothing_acknowledged_is_lost(
     assert!(pg.start(), "PostgreSQL restarts");
     let back_at = Instant::now();
     loop {
-        let ready = http.get(format!("{base}/readyz")).send().await.expect("readyz").status();
+        let ready = http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status();
         let answer = login("durable", "durable-password").await.status();
         if ready == 200 && answer == 200 {
             break;
         }
-        assert!(back_at.elapsed() < Duration::from_secs(5), "not back after 5 s: ready {ready}, login {answer}");
+        assert!(
+            back_at.elapsed() < Duration::from_secs(5),
+            "not back after 5 s: ready {ready}, login {answer}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!("service back {:?} after PostgreSQL returned", back_at.elapsed());
-    let r = http.get(format!("{base}/users/me")).bearer_auth(&logged_out).send().await.expect("me");
-    assert_eq!(r.status(), 401, "the logout acknowledged before the outage holds");
-    let r = http.get(format!("{base}/users/me")).bearer_auth(&live).send().await.expect("me");
+    println!(
+        "service back {:?} after PostgreSQL returned",
+        back_at.elapsed()
+    );
+    let r = http
+        .get(format!("{base}/users/me"))
+        .bearer_auth(&logged_out)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        r.status(),
+        401,
+        "the logout acknowledged before the outage holds"
+    );
+    let r = http
+        .get(format!("{base}/users/me"))
+        .bearer_auth(&live)
+        .send()
+        .await
+        .expect("me");
     assert_eq!(r.status(), 200, "the live session holds");
     drop(node);
 }
