@@ -464,13 +464,17 @@ impl Auth {
 
     /// One round of learning what other nodes changed: revocations and
     /// users. Runs every [`crate::revocation::POLL`].
+    ///
+    /// Users are read before revocations: a disable or delete revokes the
+    /// sessions first, so a node that sees the user change has already seen
+    /// the revocations too.
     pub async fn sync(&self) {
-        if let Err(e) = self.revocations.sync(self.store.as_ref()).await {
-            tracing::warn!(error = %e, "revocation sync failed");
-        }
         match self.store.users_changed_since(clock::now() - 5).await {
             Ok(ids) => self.user_cache.invalidate(&ids),
             Err(e) => tracing::warn!(error = %e, "user change sync failed"),
+        }
+        if let Err(e) = self.revocations.sync(self.store.as_ref()).await {
+            tracing::warn!(error = %e, "revocation sync failed");
         }
     }
 
@@ -723,14 +727,14 @@ impl Auth {
 
     /// Applies an administrative change; disabling revokes every session.
     pub async fn update_user(&self, user_id: i64, patch: UserPatch) -> AuthResult<UserRow> {
-        let disabling = patch.disabled == Some(true);
-        let user = self.store.update_user(user_id, patch, clock::now()).await;
-        self.user_cache.invalidate(&[user_id]);
-        let user = user?.ok_or(AuthError::NotFound("user"))?;
-        if disabling {
+        // Sessions go first, so that no node sees the user disabled while its
+        // sessions still look alive (revoked answers before inactive).
+        if patch.disabled == Some(true) {
             self.revoke_user(user_id, None).await?;
         }
-        Ok(user)
+        let user = self.store.update_user(user_id, patch, clock::now()).await;
+        self.user_cache.invalidate(&[user_id]);
+        user?.ok_or(AuthError::NotFound("user"))
     }
 
     /// Deletes a user after revoking every session.
