@@ -119,6 +119,42 @@ async fn hs256_mode_signs_with_the_secret_and_publishes_no_key() {
 }
 
 #[tokio::test]
+async fn es256_and_rs256_keys_are_generated_published_and_sign_tokens() {
+    for (alg, kty) in [("ES256", "EC"), ("RS256", "RSA")] {
+        let app = spawn_app_with(|s| s.algorithm = Some(alg.into())).await;
+        let token = app.token("john", "secret").await;
+        let (header, _) = parts(&token);
+
+        assert_eq!(header["alg"], alg);
+        assert_eq!(app.me(&token).await.status(), 200, "{alg}");
+        let jwks = json(
+            app.client
+                .get(app.url("/.well-known/jwks.json"))
+                .send()
+                .await
+                .expect("jwks"),
+        )
+        .await;
+        let keys = jwks["keys"].as_array().expect("keys");
+        let key = keys
+            .iter()
+            .find(|k| k["kid"] == header["kid"])
+            .unwrap_or_else(|| panic!("{alg}: the signing kid is published: {jwks}"));
+        assert_eq!(key["kty"], kty);
+        assert_eq!(key["alg"], alg);
+        assert!(
+            key.get("d").is_none(),
+            "{alg}: no private part is published"
+        );
+
+        // A changed signature is refused.
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert_refused(&app, &tampered, "bad signature").await;
+    }
+}
+
+#[tokio::test]
 async fn an_audience_is_set_and_checked_when_configured() {
     let app = spawn_app_with(|s| {
         s.secret_key = Some(latchkey::config::Secret::new(SECRET.into()));
