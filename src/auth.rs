@@ -122,6 +122,28 @@ pub struct Issued {
     pub requested_scope: Option<String>,
 }
 
+/// An active token, as [`Auth::introspect`] found it.
+#[derive(Debug, Clone)]
+pub enum Introspected {
+    /// A valid, unrevoked access token of an active user.
+    Access(Claims),
+    /// An unused, unexpired refresh token of a live session.
+    Refresh {
+        /// Username.
+        username: String,
+        /// User id.
+        user_id: i64,
+        /// Session id.
+        session_id: String,
+        /// When it stops being usable.
+        expires_at: i64,
+        /// The user's roles.
+        roles: Vec<String>,
+        /// What the next access token would grant.
+        permissions: Vec<String>,
+    },
+}
+
 /// A user to create.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -529,6 +551,86 @@ impl Auth {
         }
         self.announce(&ids, now).await;
         Ok(ids.len())
+    }
+
+    /// RFC 7009: revokes the session an access or refresh token belongs
+    /// to. Unknown, expired and malformed tokens revoke nothing and are not
+    /// an error (the caller cannot tell them apart from revoked ones).
+    pub async fn revoke_token(&self, token: &str, client: &Client) -> AuthResult<()> {
+        let session_id = if refresh::looks_valid(token) {
+            self.store
+                .refresh_token(&refresh::hash(token))
+                .await?
+                .map(|row| row.session_id)
+        } else {
+            // Only a token this server signed and that has not expired names
+            // a session; anything else is ignored.
+            self.tokens.verify(token).ok().map(|claims| claims.sid)
+        };
+        let Some(session_id) = session_id else {
+            return Ok(());
+        };
+        if self.revoke(&session_id, clock::now()).await? {
+            let username = self.session_username(&session_id).await;
+            self.audit(
+                "token_revoked",
+                username.as_deref(),
+                Some(&session_id),
+                client,
+                None,
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// RFC 7662: what a presented token is worth now (`None`: inactive).
+    pub async fn introspect(&self, token: &str) -> AuthResult<Option<Introspected>> {
+        if refresh::looks_valid(token) {
+            return self.introspect_refresh(token).await;
+        }
+        let claims = match self.authenticate(token).await {
+            Ok(claims) => claims,
+            Err(AuthError::Unavailable(e)) => return Err(AuthError::Unavailable(e)),
+            Err(_) => return Ok(None),
+        };
+        match self.active_user(&claims).await {
+            Ok(_) => Ok(Some(Introspected::Access(claims))),
+            Err(AuthError::Unavailable(e)) => Err(AuthError::Unavailable(e)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn introspect_refresh(&self, token: &str) -> AuthResult<Option<Introspected>> {
+        let now = clock::now();
+        let Some(row) = self.store.refresh_token(&refresh::hash(token)).await? else {
+            return Ok(None);
+        };
+        if row.used_at.is_some() || row.expires_at <= now {
+            return Ok(None);
+        }
+        let Some(session) = self.store.session(&row.session_id).await? else {
+            return Ok(None);
+        };
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Ok(None);
+        }
+        let Some(user) = self.store.user_by_id(session.user_id).await? else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        let permissions =
+            token::narrow_scope(&user.effective_permissions, session.scope.as_deref());
+        Ok(Some(Introspected::Refresh {
+            username: user.username,
+            user_id: user.id,
+            session_id: session.id,
+            expires_at: row.expires_at.min(session.expires_at),
+            roles: user.roles,
+            permissions,
+        }))
     }
 
     /// Ends the token's session.

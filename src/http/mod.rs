@@ -3,66 +3,85 @@
 
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod routes;
+pub mod schema;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use error::ApiError;
-use routes::{admin, meta, sessions, tokens, users};
+use routes::{admin, docs, meta, sessions, standards, tokens, users};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The auth routes, to merge into an application whose state provides
-/// `Arc<Auth>`.
+/// The auth routes with their OpenAPI entries. `routes!` registers a
+/// handler's route and its `#[utoipa::path]` entry together, one call per
+/// path (handlers of one path go in the same call), so the document cannot
+/// miss a route.
+pub fn api_routes() -> OpenApiRouter<Arc<Auth>> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(tokens::token))
+        .routes(routes!(tokens::refresh))
+        .routes(routes!(tokens::login_extended))
+        .routes(routes!(tokens::login_secure))
+        .routes(routes!(tokens::login_multi_device))
+        .routes(routes!(sessions::logout))
+        .routes(routes!(sessions::logout_all))
+        .routes(routes!(sessions::logout_device))
+        .routes(routes!(sessions::sessions))
+        .routes(routes!(users::register))
+        .routes(routes!(users::me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::jwks))
+        .routes(routes!(meta::metrics))
+        .routes(routes!(standards::openid_configuration))
+        .routes(routes!(standards::revoke))
+        .routes(routes!(standards::introspect))
+        .routes(routes!(admin::audit_events))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(
+            admin::show_user,
+            admin::patch_user,
+            admin::delete_user
+        ))
+        .routes(routes!(admin::logout_user))
+        .routes(routes!(admin::list_roles))
+        .routes(routes!(
+            admin::show_role,
+            admin::put_role,
+            admin::delete_role
+        ))
+        .routes(routes!(docs::openapi_json))
+        .routes(routes!(docs::index))
+        .routes(routes!(docs::asset))
+}
+
+/// The OpenAPI document of [`auth_routes`], as `/openapi.json` serves it.
+pub fn openapi() -> OpenApi {
+    openapi::finish(api_routes().into_openapi())
+}
+
+/// The auth routes (with `/openapi.json` and `/docs`), to merge into an
+/// application whose state provides `Arc<Auth>`.
 pub fn auth_routes() -> Router<Arc<Auth>> {
-    Router::new()
-        .route("/token", post(tokens::token))
-        .route("/token/refresh", post(tokens::refresh))
-        .route("/login/extended", post(tokens::login_extended))
-        .route("/login/secure", post(tokens::login_secure))
-        .route("/login/multi-device", post(tokens::login_multi_device))
-        .route("/logout", post(sessions::logout))
-        .route("/logout/all", post(sessions::logout_all))
-        .route("/logout/device", post(sessions::logout_device))
-        .route("/sessions", get(sessions::sessions))
-        .route("/users", post(users::register))
-        .route("/users/me", get(users::me))
-        .route("/users/me/password", post(users::change_password))
-        .route("/healthz", get(meta::healthz))
-        .route("/readyz", get(meta::readyz))
-        .route("/.well-known/jwks.json", get(meta::jwks))
-        .route("/metrics", get(meta::metrics))
-        .route("/admin/audit", get(admin::audit_events))
-        .route(
-            "/admin/users",
-            get(admin::list_users).post(admin::create_user),
-        )
-        .route(
-            "/admin/users/{username}",
-            get(admin::show_user)
-                .patch(admin::patch_user)
-                .delete(admin::delete_user),
-        )
-        .route("/admin/users/{username}/logout", post(admin::logout_user))
-        .route("/admin/roles", get(admin::list_roles))
-        .route(
-            "/admin/roles/{name}",
-            get(admin::show_role)
-                .put(admin::put_role)
-                .delete(admin::delete_role),
-        )
+    let (router, api) = api_routes().split_for_parts();
+    router.layer(Extension(docs::Document(Arc::new(openapi::finish(api)))))
 }
 
 /// The whole server's router, with its state and middleware; `extra` routes
@@ -79,6 +98,18 @@ pub fn router(auth: Arc<Auth>, extra: Router<Arc<Auth>>) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            content_security_policy,
         ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
@@ -100,6 +131,30 @@ pub fn router(auth: Arc<Auth>, extra: Router<Arc<Auth>>) -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+}
+
+/// Swagger UI's page loads its own scripts, styles and icons from /docs/,
+/// data: images from its stylesheet, and fetches /openapi.json and /token:
+/// nothing from elsewhere, never framed, no inline script. The one inline
+/// style its bundle inserts (a fixed `<style>` element) is allowed by hash.
+const HTML_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+    img-src 'self' data:; connect-src 'self'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+/// Anything else is data, never a document to run or frame.
+const DATA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+fn content_security_policy<B>(response: &Response<B>) -> Option<HeaderValue> {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    Some(HeaderValue::from_static(if html {
+        HTML_POLICY
+    } else {
+        DATA_POLICY
+    }))
 }
 
 fn panic_response() -> Response {

@@ -12,6 +12,10 @@ use crate::auth::{Auth, AuthError, Client, NewUser, invalid};
 use crate::http::error::ApiResult;
 use crate::http::extract::{Authorized, Body, ClientInfo, Fields, PathParam, QueryFields};
 use crate::http::routes::users::user_json;
+use crate::http::schema::{
+    AdminNewUser, AdminUser, AuditPage, Detail, Message, RevokedCount, Role, RolePermissions,
+    Roles, UserChange, UserPage,
+};
 use crate::store::{UserPatch, UserRow};
 use crate::user::{self, Email, Permission, RoleName};
 
@@ -48,6 +52,13 @@ async fn audit(auth: &Auth, admin: &Admin, client: &Client, event: &str, target:
 }
 
 /// `GET /admin/users?limit=&offset=`
+#[utoipa::path(
+    get, path = "/admin/users", tag = "admin", summary = "List users",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (50)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip")),
+    responses((status = 200, description = "A page of users", body = UserPage), (status = 400, description = "Inactive user", body = Detail))
+)]
 pub async fn list_users(
     State(auth): State<Arc<Auth>>,
     _: Admin,
@@ -83,6 +94,16 @@ fn string_list<T>(
 }
 
 /// `POST /admin/users`
+#[utoipa::path(
+    post, path = "/admin/users", tag = "admin", summary = "Create a user",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])),
+    request_body(content((AdminNewUser = "application/json"), (AdminNewUser = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 201, description = "Created", body = AdminUser),
+        (status = 400, description = "Inactive user", body = Detail),
+        (status = 409, description = "Username or email already registered", body = Detail),
+    )
+)]
 pub async fn create_user(
     State(auth): State<Arc<Auth>>,
     admin: Admin,
@@ -128,6 +149,11 @@ pub async fn create_user(
 }
 
 /// `GET /admin/users/{username}`
+#[utoipa::path(
+    get, path = "/admin/users/{username}", tag = "admin", summary = "Show a user",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("username" = String, Path, description = "Username")),
+    responses((status = 200, description = "The user", body = AdminUser), (status = 400, description = "Inactive user", body = Detail), (status = 404, description = "No such user", body = Detail))
+)]
 pub async fn show_user(
     State(auth): State<Arc<Auth>>,
     _: Admin,
@@ -138,6 +164,13 @@ pub async fn show_user(
 
 /// `PATCH /admin/users/{username}`: `disabled`, `roles`, `permissions`,
 /// `email`, `full_name`. Disabling revokes every session at once.
+#[utoipa::path(
+    patch, path = "/admin/users/{username}", tag = "admin", summary = "Change a user",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("username" = String, Path, description = "Username")),
+    request_body(content((UserChange = "application/json"), (UserChange = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The changed user", body = AdminUser), (status = 400, description = "Inactive user", body = Detail), (status = 404, description = "No such user", body = Detail),
+        (status = 409, description = "Email already registered", body = Detail))
+)]
 pub async fn patch_user(
     State(auth): State<Arc<Auth>>,
     admin: Admin,
@@ -177,6 +210,11 @@ pub async fn patch_user(
 }
 
 /// `DELETE /admin/users/{username}`: revokes every session, then deletes.
+#[utoipa::path(
+    delete, path = "/admin/users/{username}", tag = "admin", summary = "Delete a user",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("username" = String, Path, description = "Username")),
+    responses((status = 200, description = "Deleted", body = Message), (status = 400, description = "Inactive user", body = Detail), (status = 404, description = "No such user", body = Detail))
+)]
 pub async fn delete_user(
     State(auth): State<Arc<Auth>>,
     admin: Admin,
@@ -197,6 +235,11 @@ pub async fn delete_user(
 }
 
 /// `POST /admin/users/{username}/logout`: revokes every session of the user.
+#[utoipa::path(
+    post, path = "/admin/users/{username}/logout", tag = "admin", summary = "End every session of a user",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("username" = String, Path, description = "Username")),
+    responses((status = 200, description = "Logged out", body = RevokedCount), (status = 400, description = "Inactive user", body = Detail), (status = 404, description = "No such user", body = Detail))
+)]
 pub async fn logout_user(
     State(auth): State<Arc<Auth>>,
     admin: Admin,
@@ -219,6 +262,11 @@ pub async fn logout_user(
 }
 
 /// `GET /admin/roles`
+#[utoipa::path(
+    get, path = "/admin/roles", tag = "admin", summary = "List roles",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Every role", body = Roles), (status = 400, description = "Inactive user", body = Detail))
+)]
 pub async fn list_roles(State(auth): State<Arc<Auth>>, _: Admin) -> ApiResult<Json<Value>> {
     let roles: Vec<Value> = auth
         .store
@@ -232,6 +280,11 @@ pub async fn list_roles(State(auth): State<Arc<Auth>>, _: Admin) -> ApiResult<Js
 }
 
 /// `GET /admin/roles/{name}`
+#[utoipa::path(
+    get, path = "/admin/roles/{name}", tag = "admin", summary = "Show a role",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("name" = String, Path, description = "Role name")),
+    responses((status = 200, description = "The role", body = Role), (status = 400, description = "Inactive user", body = Detail), (status = 404, description = "No such role", body = Detail))
+)]
 pub async fn show_role(
     State(auth): State<Arc<Auth>>,
     _: Admin,
@@ -247,6 +300,12 @@ pub async fn show_role(
 }
 
 /// `PUT /admin/roles/{name}`: `{"permissions": [...]}` creates or replaces it.
+#[utoipa::path(
+    put, path = "/admin/roles/{name}", tag = "admin", summary = "Create or replace a role",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("name" = String, Path, description = "Role name")),
+    request_body(content((RolePermissions = "application/json"), (RolePermissions = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The role", body = Role), (status = 400, description = "Inactive user", body = Detail))
+)]
 pub async fn put_role(
     State(auth): State<Arc<Auth>>,
     admin: Admin,
@@ -271,6 +330,11 @@ pub async fn put_role(
 }
 
 /// `DELETE /admin/roles/{name}`
+#[utoipa::path(
+    delete, path = "/admin/roles/{name}", tag = "admin", summary = "Delete a role",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])), params(("name" = String, Path, description = "Role name")),
+    responses((status = 200, description = "Deleted", body = Message), (status = 400, description = "Inactive user", body = Detail), (status = 404, description = "No such role", body = Detail))
+)]
 pub async fn delete_role(
     State(auth): State<Arc<Auth>>,
     admin: Admin,
@@ -285,6 +349,15 @@ pub async fn delete_role(
 }
 
 /// `GET /admin/audit?username=&event=&limit=&offset=`: newest first.
+#[utoipa::path(
+    get, path = "/admin/audit", tag = "admin", summary = "Audit events, newest first",
+    security(("OAuth2PasswordBearer" = ["users:admin"]), ("bearer" = []), ("cookie" = [])),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (50)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip"),
+        ("username" = Option<String>, Query, description = "Only this user's events"),
+        ("event" = Option<String>, Query, description = "Only this kind of event")),
+    responses((status = 200, description = "A page of events", body = AuditPage), (status = 400, description = "Inactive user", body = Detail))
+)]
 pub async fn audit_events(
     State(auth): State<Arc<Auth>>,
     _: Admin,

@@ -14,8 +14,14 @@ use crate::clock::rfc3339;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Body, ClientInfo, CurrentUser, Via};
 use crate::http::routes::tokens::clear_cookies;
+use crate::http::schema::{Detail, DeviceLogout, Message, RevokedCount, Sessions};
 
 /// `POST /logout`: revokes the caller's session and clears login cookies.
+#[utoipa::path(
+    post, path = "/logout", tag = "sessions", summary = "End the caller's session",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Logged out; cookies cleared", body = Message))
+)]
 pub async fn logout(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -28,6 +34,11 @@ pub async fn logout(
 }
 
 /// `POST /logout/all`: revokes every session of the caller.
+#[utoipa::path(
+    post, path = "/logout/all", tag = "sessions", summary = "End every session of the caller",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Logged out everywhere", body = RevokedCount))
+)]
 pub async fn logout_all(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -44,6 +55,19 @@ pub async fn logout_all(
 
 /// `POST /logout/device`: revokes one of the caller's sessions, named by
 /// `jti` (the session id) in the query or the body.
+#[utoipa::path(
+    post, path = "/logout/device", tag = "sessions", summary = "End one of the caller's sessions",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = []), ("cookie" = [])),
+    params(("jti" = Option<String>, Query, description = "The session id, if not in the body")),
+    request_body(content(
+        (DeviceLogout = "application/json"),
+        (DeviceLogout = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Device logged out", body = Message),
+        (status = 404, description = "No such session of this user", body = Detail),
+    )
+)]
 pub async fn logout_device(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -57,6 +81,11 @@ pub async fn logout_device(
 }
 
 /// `GET /sessions`: the caller's active sessions, the current one marked.
+#[utoipa::path(
+    get, path = "/sessions", tag = "sessions", summary = "The caller's active sessions",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Active sessions", body = Sessions))
+)]
 pub async fn sessions(State(auth): State<Arc<Auth>>, user: CurrentUser) -> ApiResult<Json<Value>> {
     let sessions = auth.sessions(user.claims.user_id).await?;
     let list: Vec<Value> = sessions

@@ -19,6 +19,10 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{
     ACCESS_COOKIE, Body, CSRF_COOKIE, ClientInfo, Fields, REFRESH_COOKIE, check_csrf,
 };
+use crate::http::schema::{
+    Detail, DeviceTokenResponse, LoginRequest, Message, RefreshRequest, RefreshResponse,
+    TokenRequest, TokenResponse,
+};
 
 /// The JSON of a token answer, with `extra` fields added.
 fn token_json(issued: &Issued, extra: &[(&str, Value)]) -> Value {
@@ -65,6 +69,25 @@ async fn password_grant(
 }
 
 /// `POST /token`: the OAuth2 password grant (form or JSON) or the refresh grant.
+#[utoipa::path(
+    post, path = "/token", tag = "tokens",
+    summary = "Log in (password grant) or rotate a refresh token (refresh_token grant)",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse, headers(
+            ("Cache-Control" = String, description = "no-store"),
+            ("Pragma" = String, description = "no-cache"))),
+        (status = 400, description = "Inactive user", body = Detail),
+        (status = 401, description = "Incorrect username or password", body = Detail,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 429, description = "Too many login attempts", body = Detail,
+            headers(("Retry-After" = i64, description = "Seconds to wait, at least 1"))),
+        (status = 409, description = "Refresh token already used (moments ago)", body = Detail),
+    )
+)]
 pub async fn token(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -92,6 +115,24 @@ pub async fn token(
 }
 
 /// `POST /login/extended`: the password grant, as the tutorials name it.
+#[utoipa::path(
+    post, path = "/login/extended", tag = "tokens",
+    summary = "Log in (the password grant)",
+    request_body(content(
+        (LoginRequest = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse, headers(
+            ("Cache-Control" = String, description = "no-store"),
+            ("Pragma" = String, description = "no-cache"))),
+        (status = 400, description = "Inactive user", body = Detail),
+        (status = 401, description = "Incorrect username or password", body = Detail,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 429, description = "Too many login attempts", body = Detail,
+            headers(("Retry-After" = i64, description = "Seconds to wait, at least 1"))),
+    )
+)]
 pub async fn login_extended(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -102,6 +143,24 @@ pub async fn login_extended(
 }
 
 /// `POST /login/multi-device`: the password grant, answering the session id.
+#[utoipa::path(
+    post, path = "/login/multi-device", tag = "tokens",
+    summary = "Log in a device (the User-Agent names it); answers the session id too",
+    request_body(content(
+        (LoginRequest = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Tokens issued", body = DeviceTokenResponse, headers(
+            ("Cache-Control" = String, description = "no-store"),
+            ("Pragma" = String, description = "no-cache"))),
+        (status = 400, description = "Inactive user", body = Detail),
+        (status = 401, description = "Incorrect username or password", body = Detail,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 429, description = "Too many login attempts", body = Detail,
+            headers(("Retry-After" = i64, description = "Seconds to wait, at least 1"))),
+    )
+)]
 pub async fn login_multi_device(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -116,6 +175,24 @@ pub async fn login_multi_device(
 
 /// `POST /token/refresh`: rotates a refresh token given in the JSON body, a
 /// form field, the query string, or the `refresh_token` cookie.
+#[utoipa::path(
+    post, path = "/token/refresh", tag = "tokens",
+    summary = "Rotate a refresh token (body, form, query or cookie)",
+    params(("refresh_token" = Option<String>, Query, description = "The refresh token, if not in the body")),
+    request_body(content(
+        (RefreshRequest = "application/json"),
+        (RefreshRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "New tokens (or new cookies)", body = RefreshResponse, headers(
+            ("Cache-Control" = String, description = "no-store"),
+            ("Pragma" = String, description = "no-cache"))),
+        (status = 401, description = "Invalid refresh token", body = Detail,
+            headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 403, description = "Cookie refresh without a matching X-CSRF-Token", body = Detail),
+        (status = 409, description = "Refresh token already used (moments ago)", body = Detail),
+    )
+)]
 pub async fn refresh(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -145,6 +222,25 @@ pub async fn refresh(
 }
 
 /// `POST /login/secure`: the password grant answered with cookies.
+#[utoipa::path(
+    post, path = "/login/secure", tag = "tokens",
+    summary = "Log in with cookies: access_token, refresh_token (Path=/token), csrf_token",
+    request_body(content(
+        (LoginRequest = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Logged in; cookies set", body = Message, headers(
+            ("Set-Cookie" = String, description = "access_token, refresh_token and csrf_token"),
+            ("Cache-Control" = String, description = "no-store"),
+            ("Pragma" = String, description = "no-cache"))),
+        (status = 400, description = "Inactive user", body = Detail),
+        (status = 401, description = "Incorrect username or password", body = Detail,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 429, description = "Too many login attempts", body = Detail,
+            headers(("Retry-After" = i64, description = "Seconds to wait, at least 1"))),
+    )
+)]
 pub async fn login_secure(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,

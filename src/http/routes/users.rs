@@ -13,6 +13,7 @@ use crate::clock::rfc3339;
 use crate::config::Secret;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ActiveUser, Body, ClientInfo};
+use crate::http::schema::{Detail, PasswordChange, PasswordChanged, Registration, User};
 use crate::store::UserRow;
 
 /// The public JSON of a user (never the password hash).
@@ -30,11 +31,31 @@ pub fn user_json(user: &UserRow) -> Value {
 }
 
 /// `GET /users/me`.
+#[utoipa::path(
+    get, path = "/users/me", tag = "users", summary = "The caller (OpenID Connect userinfo)",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller", body = User),
+        (status = 400, description = "Inactive user", body = Detail),
+    )
+)]
 pub async fn me(ActiveUser { user, .. }: ActiveUser) -> Json<Value> {
     Json(user_json(&user))
 }
 
 /// `POST /users`: self-registration.
+#[utoipa::path(
+    post, path = "/users", tag = "users", summary = "Register",
+    request_body(content(
+        (Registration = "application/json"),
+        (Registration = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Registered", body = User),
+        (status = 403, description = "Registration is closed", body = Detail),
+        (status = 409, description = "Username or email already registered", body = Detail),
+    )
+)]
 pub async fn register(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,
@@ -62,6 +83,18 @@ pub async fn register(
 
 /// `POST /users/me/password`: checks the current password, sets the new one
 /// and revokes every other session of the user.
+#[utoipa::path(
+    post, path = "/users/me/password", tag = "users", summary = "Change the caller's password",
+    security(("OAuth2PasswordBearer" = []), ("bearer" = []), ("cookie" = [])),
+    request_body(content(
+        (PasswordChange = "application/json"),
+        (PasswordChange = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Changed; the other sessions are revoked", body = PasswordChanged),
+        (status = 400, description = "Incorrect current password, or inactive user", body = Detail),
+    )
+)]
 pub async fn change_password(
     State(auth): State<Arc<Auth>>,
     client: ClientInfo,

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the external tools some tests drive (the tests skip without them,
+# and fail when LATCHKEY_REQUIRE_SERVICES is set, as in CI). Idempotent: each
+# section installs only what is missing, at pinned versions. One section per
+# tool.
+set -euo pipefail
+
+# --- requests-oauthlib: the OAuth2 client of tests/oauth2/ ---
+if ! python3 -c 'import requests_oauthlib, oauthlib' 2>/dev/null; then
+    echo "installing requests-oauthlib"
+    python3 -m pip install -q --disable-pip-version-check \
+        'requests-oauthlib==2.0.0' 'oauthlib==3.2.2' 'requests==2.32.3'
+fi
