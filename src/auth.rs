@@ -564,8 +564,16 @@ impl Auth {
                 .map(|row| row.session_id)
         } else {
             // Only a token this server signed and that has not expired names
-            // a session; anything else is ignored.
-            self.tokens.verify(token).ok().map(|claims| claims.sid)
+            // a session; anything else is ignored. A key another node has
+            // just started signing with is looked for, as when verifying.
+            let claims = match self.tokens.verify(token) {
+                Err(TokenError::Invalid("unknown kid")) if self.may_reload_keys() => {
+                    self.reload_keys().await;
+                    self.tokens.verify(token)
+                }
+                other => other,
+            };
+            claims.ok().map(|claims| claims.sid)
         };
         let Some(session_id) = session_id else {
             return Ok(());
