@@ -198,6 +198,7 @@ impl Auth {
     ) -> AuthResult<Issued> {
         let ip = client.ip.as_deref().unwrap_or("unknown");
         if let Some(retry_after) = self.limiter.blocked(login, ip).await? {
+            telemetry::count("login_rate_limited_total", None);
             self.audit("login_rate_limited", Some(login), None, client, None)
                 .await;
             return Err(AuthError::RateLimited(retry_after));
@@ -215,6 +216,7 @@ impl Auth {
         let (user, rehash) = match (user, verdict) {
             (Some(user), Verdict::Match { rehash }) => (user, rehash),
             _ => {
+                telemetry::count("logins_total", Some("failed"));
                 self.limiter.failed(login, ip).await?;
                 self.audit("login_failed", Some(login), None, client, None)
                     .await;
@@ -222,6 +224,7 @@ impl Auth {
             }
         };
         if user.disabled {
+            telemetry::count("logins_total", Some("inactive"));
             self.audit("login_inactive", Some(&user.username), None, client, None)
                 .await;
             return Err(AuthError::Inactive);
@@ -342,6 +345,7 @@ impl Auth {
             Rotation::Rotated(session) => {
                 let user = self.store.user_by_id(session.user_id).await?;
                 let Some(user) = user.filter(|u| !u.disabled) else {
+                    telemetry::count("refreshes_total", Some("refused"));
                     self.revoke(&session.id, now).await?;
                     self.audit(
                         "refresh_refused",
@@ -564,8 +568,16 @@ impl Auth {
                 .map(|row| row.session_id)
         } else {
             // Only a token this server signed and that has not expired names
-            // a session; anything else is ignored.
-            self.tokens.verify(token).ok().map(|claims| claims.sid)
+            // a session; anything else is ignored. A key another node has
+            // just started signing with is looked for, as when verifying.
+            let claims = match self.tokens.verify(token) {
+                Err(TokenError::Invalid("unknown kid")) if self.may_reload_keys() => {
+                    self.reload_keys().await;
+                    self.tokens.verify(token)
+                }
+                other => other,
+            };
+            claims.ok().map(|claims| claims.sid)
         };
         let Some(session_id) = session_id else {
             return Ok(());

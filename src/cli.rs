@@ -194,9 +194,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "(shown once: store it now, or set LATCHKEY_ADMIN_PASSWORD before the first start)"
         );
     }
+    // Before saying so: a SIGTERM right after the line must stop us cleanly.
+    let stop = app::stop_signal();
     println!("latchkey listening on http://{}", app.local_addr());
     std::io::stdout().flush().ok();
-    app.run_until_stopped(app::stop_signal()).await?;
+    app.run_until_stopped(stop).await?;
     tracing::info!("stopped");
     Ok(())
 }

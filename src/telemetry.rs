@@ -79,7 +79,8 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
-/// Counts a domain event: `logins_total{result}`, `refreshes_total{result}`,
+/// Counts a domain event: `logins_total{result="ok|failed|inactive"}`,
+/// `refreshes_total{result="ok|already_used|refused"}`,
 /// `refresh_reuse_detected_total`, `revocations_total`,
 /// `login_rate_limited_total`.
 pub fn count(name: &'static str, result: Option<&'static str>) {

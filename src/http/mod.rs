@@ -31,7 +31,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The auth routes with their OpenAPI entries. `routes!` registers a
 /// handler's route and its `#[utoipa::path]` entry together, one call per
 /// path (handlers of one path go in the same call), so the document cannot
-/// miss a route.
+/// miss a route. A module with several routes may instead offer its own
+/// `OpenApiRouter` and be `.merge`d here. A plain `.route()` would serve an
+/// undocumented path, and the API tests refuse that.
 pub fn api_routes() -> OpenApiRouter<Arc<Auth>> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(tokens::token))

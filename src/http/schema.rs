@@ -414,10 +414,9 @@ pub struct OpenIdConfiguration {
     pub response_types_supported: Vec<String>,
     /// `public`.
     pub subject_types_supported: Vec<String>,
-    /// The signing algorithm of access tokens.
+    /// The signing algorithm of access tokens (no ID tokens are issued;
+    /// clients read this to know how to verify what they get).
     pub id_token_signing_alg_values_supported: Vec<String>,
-    /// The same, for access tokens (RFC 9068 style).
-    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// `none`: public clients.
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// `none`: the token is the credential.

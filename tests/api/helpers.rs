@@ -314,6 +314,17 @@ impl ServerProcess {
     /// Starts `latchkey serve` in `dir` on `database_url` with only `env`
     /// (plus PATH) in its environment, and waits until it listens.
     pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        Self::start_logging(dir, database_url, env, Stdio::null())
+    }
+
+    /// As [`ServerProcess::start`], with the log (standard error) sent to
+    /// `log`; `env` may set `RUST_LOG`.
+    pub fn start_logging(
+        dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> ServerProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -327,7 +338,7 @@ impl ServerProcess {
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(log);
         for (k, v) in env {
             cmd.env(k, v);
         }

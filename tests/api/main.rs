@@ -12,7 +12,10 @@ mod cluster;
 mod helpers;
 mod import;
 mod library;
+mod oauth2;
+mod openapi;
 mod process;
+mod telemetry;
 
 #[cfg(postgres_tests)]
 #[path = "suite/mod.rs"]

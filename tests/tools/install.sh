@@ -8,6 +8,6 @@ set -euo pipefail
 # --- requests-oauthlib: the OAuth2 client of tests/oauth2/ ---
 if ! python3 -c 'import requests_oauthlib, oauthlib' 2>/dev/null; then
     echo "installing requests-oauthlib"
-    python3 -m pip install -q --disable-pip-version-check \
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
         'requests-oauthlib==2.0.0' 'oauthlib==3.2.2' 'requests==2.32.3'
 fi

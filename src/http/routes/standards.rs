@@ -70,7 +70,6 @@ pub async fn openid_configuration(State(auth): State<Arc<Auth>>, headers: Header
         "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
-        "token_endpoint_auth_signing_alg_values_supported": [alg],
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "claims_supported": [

@@ -35,5 +35,6 @@ mod cookies;
 mod refresh;
 mod registration;
 mod sessions;
+mod standards;
 mod tokens;
 mod tutorials;
