@@ -142,6 +142,17 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
     for item in api.paths.paths.values_mut() {
         for (method, op) in operations(item) {
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            // A requirement that names scopes is a permission check: 403.
+            let needs_permission = op.security.as_ref().is_some_and(|reqs| {
+                serde_json::to_value(reqs).is_ok_and(|v| {
+                    v.as_array().into_iter().flatten().any(|req| {
+                        req.as_object()
+                            .into_iter()
+                            .flat_map(|m| m.values())
+                            .any(|scopes| scopes.as_array().is_some_and(|a| !a.is_empty()))
+                    })
+                })
+            });
             let changes = !matches!(method, HttpMethod::Get | HttpMethod::Head);
             let reads_input = op.request_body.is_some()
                 || op.parameters.as_ref().is_some_and(|ps| {
@@ -157,7 +168,7 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
             if secured {
                 add("401");
                 add("503");
-                if changes {
+                if changes || needs_permission {
                     add("403");
                 }
             }

@@ -15,6 +15,7 @@ mod library;
 mod oauth2;
 mod openapi;
 mod process;
+mod schema;
 mod telemetry;
 
 #[cfg(postgres_tests)]
