@@ -11,3 +11,10 @@ if ! python3 -c 'import requests_oauthlib, oauthlib' 2>/dev/null; then
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
         'requests-oauthlib==2.0.0' 'oauthlib==3.2.2' 'requests==2.32.3'
 fi
+
+# --- schemathesis: generated requests against /openapi.json (tests/api/schema.rs) ---
+if ! command -v schemathesis >/dev/null 2>&1; then
+    echo "installing schemathesis"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+        'schemathesis==4.32.5'
+fi
