@@ -13,7 +13,7 @@ if ! python3 -c 'import requests_oauthlib, oauthlib' 2>/dev/null; then
 fi
 
 # --- schemathesis: generated requests against /openapi.json (tests/api/schema.rs) ---
-if ! command -v schemathesis >/dev/null 2>&1; then
+if ! python3 -c "import schemathesis.cli" 2>/dev/null; then
     echo "installing schemathesis"
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
         'schemathesis==4.32.5'
