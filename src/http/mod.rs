@@ -63,6 +63,7 @@ pub fn auth_routes() -> Router<Arc<Auth>> {
                 .put(admin::put_role)
                 .delete(admin::delete_role),
         )
+        .merge(routes::account::routes())
 }
 
 /// The whole server's router, with its state and middleware; `extra` routes
