@@ -63,8 +63,11 @@ await main(async () => {
   check(status.startsWith('200'), `GET /users/me answered ${status} in Swagger UI`);
   const body = await live.locator('.response-col_description').innerText();
   check(body.includes(`"username": "${user}"`), `the response shows the username ${user}`);
-  await operation.scrollIntoViewIfNeeded();
   await screenshot(page, outdir, 'docs-users-me-desktop', 1280);
+  // The whole page is very tall: the operation alone, readable.
+  const detail = `${outdir}/docs-users-me-operation.png`;
+  await operation.screenshot({ path: detail });
+  console.log(`screenshot: ${detail}`);
 
   await checkTokensHidden(page, context);
   const visible = await page.evaluate(() => document.cookie);

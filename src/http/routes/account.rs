@@ -618,11 +618,14 @@ fn account_view(
             h2 #sessions-title { "Sessions" }
             p.muted { "Each device you signed in on. Signing one out ends it at once." }
             ul.sessions {
-                @for s in &sessions {
+                @for (i, s) in sessions.iter().enumerate() {
                     @let current = s.id == current_sid;
+                    @let device_id = format!("device-{i}");
                     li.session.current[current] data-session-id=(s.id) {
                         div.session-head {
-                            span.device { (s.user_agent.as_deref().unwrap_or("Unknown device")) }
+                            span.device id=(device_id) {
+                                (s.user_agent.as_deref().unwrap_or("Unknown device"))
+                            }
                             @if current { span.badge { "This device" } }
                         }
                         dl.facts.small {
@@ -640,7 +643,9 @@ fn account_view(
                             form method="post" action="/account/logout-device" {
                                 (csrf_input(csrf))
                                 input type="hidden" name="session_id" value=(s.id);
-                                button type="submit" { "Sign out this device" }
+                                button type="submit" aria-describedby=(device_id) {
+                                    "Sign out this device"
+                                }
                             }
                         }
                     }
