@@ -750,3 +750,45 @@ async fn a_forged_flash_cookie_shows_nothing() {
     let html = response.text().await.expect("text");
     assert!(!html.contains("call us") && !html.contains("class=\"flash"));
 }
+
+#[tokio::test]
+async fn a_disabled_user_is_told_so() {
+    let app = spawn().await;
+    app.add_user("alice", "alice-pass").await;
+    let admin = app.admin_token().await;
+    let patched = app
+        .client
+        .patch(app.url("/admin/users/alice"))
+        .bearer_auth(&admin)
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(patched.status(), 200);
+    let http = client();
+
+    let response = sign_in(&app, &http, "alice", "alice-pass").await;
+
+    assert!(find_cookie(&set_cookies(response.headers()), "access_token").is_none());
+    let page = get_page(&app, &http).await;
+    assert!(page.html.contains("Inactive user"), "{}", page.html);
+}
+
+#[tokio::test]
+async fn the_json_api_still_wants_the_header_not_a_form_field() {
+    let app = spawn().await;
+    let (http, page) = signed_in_browser(&app).await;
+
+    let response = http
+        .post(app.url("/logout/all"))
+        .form(&[("csrf_token", page.csrf())])
+        .send()
+        .await
+        .expect("post");
+
+    assert_eq!(response.status(), 403);
+    assert!(
+        get_page(&app, &http).await.signed_in(),
+        "nothing was revoked"
+    );
+}
