@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +29,7 @@ use crate::clock::rfc3339;
 use crate::config::Secret;
 use crate::http::error::ApiError;
 use crate::http::extract::{
-    ACCESS_COOKIE, Body, CSRF_COOKIE, CSRF_FIELD, ClientInfo, Fields, check_csrf_token,
+    ACCESS_COOKIE, CSRF_COOKIE, CSRF_FIELD, ClientInfo, Fields, check_csrf_token,
 };
 use crate::http::routes::tokens::{
     clear_cookies, csrf_cookie, new_csrf_token, password_grant, set_cookies,
@@ -276,10 +277,19 @@ impl FromRequest<Arc<Auth>> for PageForm {
     type Rejection = Response;
 
     async fn from_request(req: Request, auth: &Arc<Auth>) -> Result<Self, Response> {
-        let jar = CookieJar::from_headers(req.headers());
-        let mut fields = match Body::from_request(req, auth).await {
-            Ok(Body(fields)) => fields,
-            Err(ApiError::PayloadTooLarge) => return Err(too_large(jar)),
+        let headers = req.headers().clone();
+        let jar = CookieJar::from_headers(&headers);
+        // The body alone, never the query string: a form's hidden fields
+        // do not belong in a URL, which logs and histories keep.
+        let body = match Bytes::from_request(req, auth).await {
+            Ok(body) => body,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_large(jar));
+            }
+            Err(_) => return Err(back(auth, jar, Flash::MissingFields)),
+        };
+        let mut fields = match Fields::parse(&headers, &body) {
+            Ok(fields) => fields,
             Err(e) => return Err(back(auth, jar, Flash::for_error(&e))),
         };
         let given = fields.optional_str(CSRF_FIELD).unwrap_or_default();

@@ -792,3 +792,20 @@ async fn the_json_api_still_wants_the_header_not_a_form_field() {
         "nothing was revoked"
     );
 }
+
+#[tokio::test]
+async fn the_csrf_token_is_read_from_the_form_body_not_the_url() {
+    let app = spawn().await;
+    let (http, page) = signed_in_browser(&app).await;
+
+    let response = http
+        .post(app.url(&format!("/account/logout-all?csrf_token={}", page.csrf())))
+        .send()
+        .await
+        .expect("post");
+
+    assert_eq!(response.status(), 303);
+    let after = get_page(&app, &http).await;
+    assert!(after.signed_in(), "nothing was revoked");
+    assert!(after.html.contains("CSRF token missing or invalid"));
+}
