@@ -46,7 +46,9 @@ await main(async () => {
   // Authorized: the dialog offers "Logout" in place of "Authorize".
   await dialog.locator('.auth-btn-wrapper button', { hasText: 'Logout' }).first().waitFor();
   check(tokenPosts.includes(200), `the Authorize dialog logged in through POST /token (${tokenPosts.join(', ')})`);
-  await screenshot(page, outdir, 'docs-authorized-desktop', 1280);
+  const authorized = `${outdir}/docs-authorized-dialog.png`;
+  await dialog.screenshot({ path: authorized });
+  console.log(`screenshot: ${authorized}`);
   await dialog.locator('.auth-btn-wrapper .btn-done').first().click();
   await dialog.waitFor({ state: 'detached' });
 
