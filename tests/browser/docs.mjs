@@ -46,6 +46,8 @@ await main(async () => {
   // Authorized: the dialog offers "Logout" in place of "Authorize".
   await dialog.locator('.auth-btn-wrapper button', { hasText: 'Logout' }).first().waitFor();
   check(tokenPosts.includes(200), `the Authorize dialog logged in through POST /token (${tokenPosts.join(', ')})`);
+  // The dialog scrolled to its end while authorizing: show its top.
+  await page.evaluate(() => document.querySelector('.modal-ux-content')?.scrollTo(0, 0));
   const authorized = `${outdir}/docs-authorized-dialog.png`;
   await dialog.screenshot({ path: authorized });
   console.log(`screenshot: ${authorized}`);
