@@ -26,6 +26,8 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 pub const CSRF_COOKIE: &str = "csrf_token";
 /// Header that must repeat the CSRF cookie on cookie-authenticated changes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Hidden form field that repeats the CSRF cookie on HTML form posts.
+pub const CSRF_FIELD: &str = "csrf_token";
 
 /// Request fields from a JSON object, a urlencoded form and/or the query
 /// string, read with per-field validation errors collected FastAPI-style.
@@ -378,13 +380,20 @@ pub fn check_csrf(method: &Method, jar: &CookieJar, headers: &HeaderMap) -> ApiR
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let expected = jar
-        .get(CSRF_COOKIE)
-        .map(|c| c.value().as_bytes())
-        .unwrap_or_default();
     let given = headers
         .get(CSRF_HEADER)
         .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    check_csrf_token(jar, given)
+}
+
+/// The double-submit comparison itself, in constant time: `given` (the
+/// `X-CSRF-Token` header, or the [`CSRF_FIELD`] of an HTML form, which
+/// cannot set headers) must equal the non-empty `csrf_token` cookie.
+pub fn check_csrf_token(jar: &CookieJar, given: &[u8]) -> ApiResult<()> {
+    let expected = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().as_bytes())
         .unwrap_or_default();
     let same: bool = given.ct_eq(expected).into();
     if expected.is_empty() || !same {

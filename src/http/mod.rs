@@ -83,7 +83,10 @@ pub fn openapi() -> OpenApi {
 /// application whose state provides `Arc<Auth>`.
 pub fn auth_routes() -> Router<Arc<Auth>> {
     let (router, api) = api_routes().split_for_parts();
-    router.layer(Extension(docs::Document(Arc::new(openapi::finish(api)))))
+    // The account page is HTML for people, outside the JSON API's document.
+    router
+        .merge(routes::account::routes())
+        .layer(Extension(docs::Document(Arc::new(openapi::finish(api)))))
 }
 
 /// The whole server's router, with its state and middleware; `extra` routes

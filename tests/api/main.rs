@@ -8,6 +8,7 @@
 // The suite directory is compiled once per database, on purpose.
 #![allow(clippy::duplicate_mod)]
 
+mod browser;
 mod cluster;
 mod helpers;
 mod import;

@@ -1,5 +1,6 @@
 //! Handlers, by area.
 
+pub mod account;
 pub mod admin;
 pub mod docs;
 pub mod meta;

@@ -49,7 +49,9 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-async fn password_grant(
+/// Reads `username`, `password` and an optional `scope` from `fields` and
+/// logs in (shared by every login endpoint and the account page).
+pub async fn password_grant(
     auth: &Auth,
     fields: &mut Fields,
     client: &ClientInfo,
@@ -254,13 +256,12 @@ pub async fn login_secure(
     ))
 }
 
-fn set_cookies(jar: CookieJar, auth: &Auth, issued: &Issued) -> CookieJar {
+/// Adds the three login cookies of a fresh login or refresh (a new CSRF
+/// token each time).
+pub fn set_cookies(jar: CookieJar, auth: &Auth, issued: &Issued) -> CookieJar {
     let secure = auth.settings.cookie_secure;
     let access_age = time::Duration::seconds(issued.expires_in);
     let refresh_age = time::Duration::seconds(auth.settings.refresh_ttl_secs());
-    let mut csrf = [0u8; 32];
-    rand::fill(&mut csrf);
-    let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(csrf);
     jar.add(
         Cookie::build((ACCESS_COOKIE, issued.access_token.clone()))
             .http_only(true)
@@ -277,14 +278,26 @@ fn set_cookies(jar: CookieJar, auth: &Auth, issued: &Issued) -> CookieJar {
             .path("/token")
             .max_age(refresh_age),
     )
-    .add(
-        Cookie::build((CSRF_COOKIE, csrf))
-            .http_only(false)
-            .secure(secure)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .max_age(refresh_age),
-    )
+    .add(csrf_cookie(new_csrf_token(), secure, refresh_age))
+}
+
+/// A fresh CSRF token: 256 random bits, base64url (43 characters).
+pub fn new_csrf_token() -> String {
+    let mut csrf = [0u8; 32];
+    rand::fill(&mut csrf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(csrf)
+}
+
+/// The double-submit cookie: readable by scripts (they copy it into
+/// `X-CSRF-Token`), sent to every path.
+pub fn csrf_cookie(value: String, secure: bool, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build((CSRF_COOKIE, value))
+        .http_only(false)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(max_age)
+        .build()
 }
 
 /// Expires the three login cookies.

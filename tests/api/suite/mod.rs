@@ -29,6 +29,7 @@ pub mod helpers {
     }
 }
 
+mod account;
 mod admin;
 mod conventions;
 mod cookies;
