@@ -725,6 +725,13 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
+def load_average():
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1 run of 3 s each (a smoke run)")
@@ -760,6 +767,7 @@ def main():
         f"× {args.duration} s per figure, medians"
     )
     b.emit(f"{b.pinning}; {wrk_version}; loopback; release binary {args.binary}")
+    b.emit(f"load average before the run: {load_average()} (other work on these cores makes every figure noisy; compare each with its same-run baseline)")
     b.emit()
     results = {}
     try:
@@ -768,7 +776,7 @@ def main():
             SECTIONS[name](b, results)
     finally:
         b.cleanup()
-    b.emit(f"total {time.monotonic() - started:.0f} s")
+    b.emit(f"total {time.monotonic() - started:.0f} s; load average after the run: {load_average()}")
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write("\n".join(b.out) + "\n")

@@ -217,7 +217,9 @@ async fn hash_time(count: u32) -> anyhow::Result<()> {
     let mut times = Vec::new();
     for _ in 0..count.max(1) {
         let started = std::time::Instant::now();
-        hasher.hash(Secret::new("benchmark-password".into())).await?;
+        hasher
+            .hash(Secret::new("benchmark-password".into()))
+            .await?;
         times.push(started.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
