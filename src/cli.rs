@@ -53,6 +53,15 @@ pub enum Command {
     /// Inspect tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Times password hashes as the server computes them and prints the
+    /// median in seconds (the benchmark's login ceiling is the cores divided
+    /// by it).
+    #[command(hide = true)]
+    HashTime {
+        /// How many hashes to time.
+        #[arg(long, default_value_t = 9)]
+        count: u32,
+    },
 }
 
 /// `latchkey user ...`
@@ -170,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     })?;
     match cli.command {
         Command::Serve { .. } => serve(settings).await,
+        Command::HashTime { count } => hash_time(count).await,
         Command::Migrate => {
             app::open(settings).await?;
             println!("database is up to date");
@@ -200,6 +210,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     std::io::stdout().flush().ok();
     app.run_until_stopped(stop).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Needs no database: one hash at a time through the server's own hasher.
+async fn hash_time(count: u32) -> anyhow::Result<()> {
+    let hasher = crate::password::Hasher::new(1);
+    let mut times = Vec::new();
+    for _ in 0..count.max(1) {
+        let started = std::time::Instant::now();
+        hasher
+            .hash(Secret::new("benchmark-password".into()))
+            .await?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!("{:.6}", times[times.len() / 2]);
     Ok(())
 }
 

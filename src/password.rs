@@ -64,15 +64,16 @@ impl Hasher {
     /// A hasher allowing `concurrency` hashes at once (at least one).
     pub fn new(concurrency: usize) -> Self {
         let params = Params::default();
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let mut seed = [0u8; 16];
-        rand::fill(&mut seed);
-        let dummy = argon
-            .hash_password(&seed)
-            .map(|h| h.to_string())
-            // Hashing 16 random bytes with the library's default parameters
-            // cannot fail; the fallback keeps start-up panic-free regardless.
-            .unwrap_or_else(|_| "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+        // Verifying against any well-formed hash with our parameters costs
+        // one full hash, which is all the dummy is for; a fixed one (zero
+        // salt and output, matched by no password) spares every start a
+        // hash. Unknown users are refused whatever the verification says.
+        let dummy = format!(
+            "$argon2id$v=19$m={},t={},p={}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
+        );
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             params,
@@ -259,6 +260,19 @@ mod tests {
         assert_eq!(
             hasher.verify(secret(""), Some(String::new())).await,
             Verdict::Mismatch
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_a_full_verification() {
+        let hasher = Hasher::new(1);
+        let parsed = PasswordHash::new(&hasher.dummy).expect("the dummy parses");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        let params = Params::try_from(&parsed).expect("params");
+        let ours = &hasher.params;
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (ours.m_cost(), ours.t_cost(), ours.p_cost())
         );
     }
 

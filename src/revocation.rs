@@ -2,10 +2,12 @@
 //!
 //! The database is the truth: a revocation is committed there before the
 //! revoking request answers. Every node keeps the revoked sessions whose
-//! access tokens may still be alive in memory (16-byte id and an expiry, so a
-//! protected request never waits for the database), loads them at start, adds
-//! its own revocations at once, and polls the database for other nodes'
-//! revocations every `POLL` — well inside the contract's 100 ms.
+//! access tokens may still be alive in memory (a 16-byte id and a 4-byte
+//! expiry, about 40 bytes a session with the table's slack, so a protected
+//! request never waits for the database and a million revocations cost tens
+//! of megabytes), loads them at start as a stream, adds its own revocations
+//! at once, and polls the database for other nodes' revocations every
+//! `POLL` — well inside the contract's 100 ms.
 //!
 //! If polling fails for longer than `STALE_AFTER`, the node no longer knows
 //! whether a token was revoked elsewhere: [`Revocations::check`] then reports
@@ -41,8 +43,8 @@ pub enum Status {
 
 /// The revoked sessions whose tokens may still be presented.
 pub struct Revocations {
-    /// Session id → the time after which it can be forgotten.
-    revoked: RwLock<HashMap<u128, i64>>,
+    /// Session id → the time (Unix seconds) after which it can be forgotten.
+    revoked: RwLock<HashMap<[u8; 16], u32>>,
     /// Milliseconds (Unix) of the last successful sync.
     synced_at_ms: AtomicI64,
     /// How long a revoked session must be remembered (access-token life
@@ -64,9 +66,15 @@ impl Revocations {
     /// Loads every revocation that may still matter.
     pub async fn load(store: &dyn Store, remember_secs: i64) -> StoreResult<Self> {
         let this = Self::new(remember_secs);
-        let rows = store.revoked_since(clock::now() - remember_secs).await?;
-        this.insert_many(rows.iter().map(|(id, at)| (id.as_str(), *at)));
-        this.synced_at_ms.store(clock::now_ms(), Ordering::Relaxed);
+        let started = clock::now_ms();
+        let mut map = HashMap::new();
+        store
+            .each_revoked_since(clock::now() - remember_secs, &mut |sid, at| {
+                put(&mut map, remember_secs, sid, at);
+            })
+            .await?;
+        *this.write() = map;
+        this.synced_at_ms.store(started, Ordering::Relaxed);
         Ok(this)
     }
 
@@ -75,7 +83,7 @@ impl Revocations {
         let Ok(id) = Uuid::try_parse(sid) else {
             return Status::Revoked;
         };
-        if self.read().contains_key(&id.as_u128()) {
+        if self.read().contains_key(id.as_bytes()) {
             return Status::Revoked;
         }
         if clock::now_ms() - self.synced_at_ms.load(Ordering::Relaxed) > STALE_AFTER_MS {
@@ -90,14 +98,16 @@ impl Revocations {
     }
 
     fn insert_many<'a>(&self, items: impl Iterator<Item = (&'a str, i64)>) {
-        let mut map = match self.revoked.write() {
+        let mut map = self.write();
+        for (sid, at) in items {
+            put(&mut map, self.remember_secs, sid, at);
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 16], u32>> {
+        match self.revoked.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
-        };
-        for (sid, at) in items {
-            if let Ok(id) = Uuid::try_parse(sid) {
-                map.insert(id.as_u128(), at + self.remember_secs);
-            }
         }
     }
 
@@ -111,7 +121,7 @@ impl Revocations {
         self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u128, i64>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 16], u32>> {
         match self.revoked.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -128,7 +138,7 @@ impl Revocations {
                 let map = self.read();
                 rows.iter()
                     .filter(|(id, _)| {
-                        Uuid::try_parse(id).is_ok_and(|u| !map.contains_key(&u.as_u128()))
+                        Uuid::try_parse(id).is_ok_and(|u| !map.contains_key(u.as_bytes()))
                     })
                     .map(|(id, at)| (id.as_str(), *at))
                     .collect()
@@ -143,11 +153,8 @@ impl Revocations {
 
     /// Forgets revocations whose tokens have all expired.
     pub fn forget_expired(&self, now: i64) {
-        let mut map = match self.revoked.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        map.retain(|_, until| *until >= now);
+        let mut map = self.write();
+        map.retain(|_, until| i64::from(*until) >= now);
     }
 
     /// Polls `store` until `stop` resolves.
@@ -172,6 +179,18 @@ impl Revocations {
     }
 }
 
+/// Remembers `sid` until `remember_secs` after `revoked_at`.
+fn put(map: &mut HashMap<[u8; 16], u32>, remember_secs: i64, sid: &str, revoked_at: i64) {
+    if let Ok(id) = Uuid::try_parse(sid) {
+        // Unix seconds fit in u32 until 2106; past that it saturates, so a
+        // revocation is remembered longer, never shorter.
+        let until =
+            u32::try_from(revoked_at.saturating_add(remember_secs).max(0)).unwrap_or(u32::MAX);
+        let entry = map.entry(*id.as_bytes()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +207,19 @@ mod tests {
         r.forget_expired(1_061);
         assert_eq!(r.check(&sid), Status::Active);
         assert_eq!(r.check("not-a-uuid"), Status::Revoked);
+    }
+
+    #[test]
+    fn an_earlier_report_of_a_revocation_never_shortens_it() {
+        let r = Revocations::new(60);
+        let sid = Uuid::new_v4().to_string();
+        r.insert(&sid, 1_000);
+        // The same revocation, heard again late from another node's feed.
+        r.insert(&sid, 900);
+        r.forget_expired(1_059);
+        assert_eq!(r.check(&sid), Status::Revoked);
+        r.forget_expired(1_061);
+        assert_eq!(r.check(&sid), Status::Active);
     }
 
     #[test]

@@ -271,6 +271,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
     /// Sessions revoked at or after `since`, with their revocation time.
     async fn revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// Calls `each` with every session revoked at or after `since` and its
+    /// revocation time, row by row (a start-up load of a million
+    /// revocations never holds them all as rows).
+    async fn each_revoked_since(
+        &self,
+        since: i64,
+        each: &mut (dyn for<'a> FnMut(&'a str, i64) + Send),
+    ) -> StoreResult<()>;
     /// Spends `hash` and stores `next` in one transaction (see [`Rotation`]).
     async fn rotate_refresh(
         &self,

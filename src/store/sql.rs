@@ -518,6 +518,22 @@ macro_rules! sql_store {
                     .map_err(StoreError::from)
             }
 
+            async fn each_revoked_since(
+                &self,
+                since: i64,
+                each: &mut (dyn for<'a> FnMut(&'a str, i64) + Send),
+            ) -> StoreResult<()> {
+                use futures_util::TryStreamExt as _;
+                let mut rows = sqlx::query("SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1")
+                    .bind(since)
+                    .fetch(&self.read);
+                while let Some(row) = rows.try_next().await? {
+                    let id: &str = row.try_get("id")?;
+                    each(id, row.try_get("revoked_at")?);
+                }
+                Ok(())
+            }
+
             async fn rotate_refresh(&self, hash: &[u8], next: &RefreshInsert, now: i64) -> StoreResult<Rotation> {
                 let mut tx = self.write.begin().await?;
                 // The conditional UPDATE is the atomic step: of concurrent
