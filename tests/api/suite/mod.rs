@@ -30,6 +30,7 @@ pub mod helpers {
 }
 
 mod admin;
+mod attacks;
 mod conventions;
 mod cookies;
 mod refresh;
