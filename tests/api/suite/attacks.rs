@@ -46,6 +46,16 @@ async fn assert_refused(app: &TestApp, token: &str, why: &str) {
     );
 }
 
+/// Deleting a user revokes its sessions: its tokens answer as revoked.
+async fn assert_revoked(app: &TestApp, token: &str) {
+    let response = app.me(token).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        json(response).await,
+        json!({"detail": "Token has been revoked"})
+    );
+}
+
 /// The key `app` signs with right now, and its kid.
 fn real_signer(app: &TestApp) -> (String, EncodingKey) {
     let now = latchkey::clock::now();
@@ -293,10 +303,10 @@ async fn a_deleted_users_token_stays_dead_even_for_a_new_user_of_that_name() {
         .to_string();
 
     app.auth.delete_user(user.id).await.expect("delete");
-    assert_refused(&app, &token, "deleted user").await;
+    assert_revoked(&app, &token).await;
     app.add_user("gone", "new-password").await;
 
-    assert_refused(&app, &token, "a new user took the name").await;
+    assert_revoked(&app, &token).await;
     let refreshed = app
         .client
         .post(app.url("/token/refresh"))
