@@ -110,8 +110,19 @@ pub fn parse(text: &str, known_roles: &[String]) -> anyhow::Result<Vec<NewUserRo
 }
 
 /// serde_json appends " at line L column C"; the message says it first.
-fn strip_position(msg: &str) -> &str {
-    msg.rfind(" at line ").map_or(msg, |i| &msg[..i])
+/// Control characters (a field name may hold an escaped newline) are
+/// escaped so the message stays on one line.
+fn strip_position(msg: &str) -> String {
+    let msg = msg.rfind(" at line ").map_or(msg, |i| &msg[..i]);
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Imports `file` into the store behind `auth`, printing what it did.
@@ -258,6 +269,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_unknown_field_with_a_newline_is_reported_on_one_line() {
+        // Found by the import_file fuzz target.
+        let text =
+            format!(r#"{{"a": {{"username": "a", "hashed_password": "{HASH}", "x\ny": 1}}}}"#);
+        let err = parse(&text, &[]).expect_err("unknown field");
+        assert!(one_line(&err), "{err}");
     }
 
     #[test]
