@@ -9,11 +9,16 @@ use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower::Layer as _;
+use tower::{Layer as _, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::auth::{Auth, AuthError};
 use crate::broker::Broker;
@@ -158,39 +163,67 @@ impl App {
         self.auth.create_user(user, false).await
     }
 
-    /// Serves until `shutdown` resolves, then lets requests in flight finish
-    /// for at most [`SHUTDOWN_GRACE`].
+    /// Serves until `shutdown` resolves, then stops accepting and lets
+    /// requests in flight finish for at most [`SHUTDOWN_GRACE`].
+    ///
+    /// A client gets `REQUEST_TIMEOUT` seconds to send a request's headers
+    /// (the connection is closed otherwise, idle keep-alive ones too), and
+    /// as long again for its body (`408`), so slow clients cannot hold
+    /// connections open one byte at a time.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let background = spawn_background(&self.auth);
+        let timeout = Duration::from_secs(self.auth.settings.request_timeout);
         let router = crate::http::router(self.auth.clone(), self.routes);
-        let app = NormalizePathLayer::trim_trailing_slash().layer(router);
-        let service =
-            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        });
-        let result = tokio::select! {
-            r = server.into_future() => r,
-            () = async move {
-                if stopping_rx.await.is_ok() {
-                    tokio::time::sleep(SHUTDOWN_GRACE).await;
-                } else {
-                    std::future::pending::<()>().await;
+        let app = RequestBodyDeadlineLayer::new(timeout)
+            .layer(NormalizePathLayer::trim_trailing_slash().layer(router));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(timeout);
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, remote) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather
+                        // than spin, then keep serving.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service =
+                app.clone()
+                    .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(remote));
+                        req
+                    });
+            let connection =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, %remote, "connection closed with an error");
                 }
-            } => {
-                tracing::warn!("requests still in flight after the grace period; stopping anyway");
-                Ok(())
-            }
-        };
+            });
+        }
+        drop(self.listener);
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still in flight after the grace period; stopping anyway");
+        }
         for task in background {
             task.abort();
         }
-        result
+        Ok(())
     }
 }
 

@@ -49,7 +49,8 @@ impl TokenCache {
     /// validity window at `now` (with `leeway` seconds).
     pub fn get(&self, token: &str, now: i64, leeway: i64) -> Option<Arc<Claims>> {
         let claims = read(&self.verified).get(&Self::key(token)).cloned()?;
-        (claims.exp + leeway > now && claims.nbf - leeway <= now).then_some(claims)
+        (claims.exp.saturating_add(leeway) > now && claims.nbf.saturating_sub(leeway) <= now)
+            .then_some(claims)
     }
 
     /// Remembers a verified token.
@@ -142,6 +143,13 @@ mod tests {
         assert!(cache.get("t", 100, 0).is_none());
         assert!(cache.get("t", 120, 30).is_some());
         assert!(cache.get("other", 50, 0).is_none());
+    }
+
+    #[test]
+    fn extreme_claim_times_do_not_overflow() {
+        let cache = TokenCache::default();
+        cache.put("t", claims(i64::MAX), 0);
+        assert!(cache.get("t", 1, i64::MAX).is_some());
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// `AUDIT_RETENTION_DAYS`: audit events older than this are pruned.
     pub audit_retention_days: u64,
+    /// `REQUEST_TIMEOUT`: seconds a client has to send a request's headers,
+    /// and again to send its body; a slower client is cut off.
+    pub request_timeout: u64,
 }
 
 impl Default for Settings {
@@ -153,6 +156,7 @@ impl Default for Settings {
                 .map(|n| n.get())
                 .unwrap_or(2),
             audit_retention_days: 90,
+            request_timeout: 10,
         }
     }
 }
@@ -167,6 +171,9 @@ impl ConfigError {
         Self(format!("invalid {key} ({origin}): {why}"))
     }
 }
+
+/// Every setting's name, as written in the environment and the file.
+pub const SETTING_NAMES: &[&str] = KEYS;
 
 /// Every key a source may set, as written in the environment.
 const KEYS: &[&str] = &[
@@ -196,6 +203,7 @@ const KEYS: &[&str] = &[
     "MAX_BODY_BYTES",
     "HASH_CONCURRENCY",
     "AUDIT_RETENTION_DAYS",
+    "REQUEST_TIMEOUT",
 ];
 
 /// Raw values by key, each remembering which source it came from.
@@ -211,20 +219,15 @@ impl Layers {
         KEYS.iter().copied().find(|k| k.eq_ignore_ascii_case(name))
     }
 
-    fn read_toml(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
-        };
+    fn read_toml(&mut self, text: &str, file: &str) -> Result<(), ConfigError> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let msg = e.message().to_string();
-            ConfigError(format!("invalid {}: {msg}", path.display()))
+            // One line: the message alone, without the excerpt of the file.
+            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            ConfigError(format!("invalid {file}: {msg}"))
         })?;
         for (name, value) in table {
-            let key = Self::known_key(&name).ok_or_else(|| {
-                ConfigError(format!("unknown setting {name:?} in {}", path.display()))
-            })?;
+            let key = Self::known_key(&name)
+                .ok_or_else(|| ConfigError(format!("unknown setting {name:?} in {file}")))?;
             let text = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
@@ -276,8 +279,40 @@ impl Settings {
         env: impl Iterator<Item = (String, String)>,
         flags: &Flags,
     ) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(toml_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(ConfigError(format!(
+                    "cannot read {}: {e}",
+                    toml_path.display()
+                )));
+            }
+        };
+        Self::from_sources(&text, &toml_path.display().to_string(), env, flags)
+    }
+
+    /// Settings from the text of a settings file (named `file` in messages),
+    /// an environment and flags, touching nothing else: what
+    /// [`load_from`](Self::load_from) does once it has read the file. Any
+    /// input gives settings or a one-line [`ConfigError`], never a panic.
+    ///
+    /// ```
+    /// use latchkey::config::{Flags, Settings};
+    /// let env = [("LOGIN_WINDOW".to_string(), "90".to_string())];
+    /// let s = Settings::from_sources("ISSUER = \"https://auth.example\"", "latchkey.toml", env.into_iter(), &Flags::default()).unwrap();
+    /// assert_eq!((s.issuer.as_str(), s.login_window), ("https://auth.example", 90));
+    /// let err = Settings::from_sources("LOGIN_WINDOW = 0", "latchkey.toml", std::iter::empty(), &Flags::default()).unwrap_err();
+    /// assert!(err.to_string().contains("LOGIN_WINDOW"));
+    /// ```
+    pub fn from_sources(
+        toml_text: &str,
+        file: &str,
+        env: impl Iterator<Item = (String, String)>,
+        flags: &Flags,
+    ) -> Result<Self, ConfigError> {
         let mut layers = Layers::default();
-        layers.read_toml(toml_path)?;
+        layers.read_toml(toml_text, file)?;
         layers.read_env(env);
         if let Some(url) = &flags.database_url {
             layers.set("DATABASE_URL", url.clone(), "--database-url");
@@ -300,16 +335,20 @@ impl Settings {
             "SECRET_KEY" => self.secret_key = optional(value).map(Secret::new),
             "ALGORITHM" => self.algorithm = optional(value),
             "ACCESS_TOKEN_EXPIRE_MINUTES" => {
-                self.access_token_expire_minutes = positive(value).map_err(|e| bad(&e))?
+                self.access_token_expire_minutes =
+                    at_most(value, TEN_YEARS_SECS / 60).map_err(|e| bad(&e))?
             }
             "REFRESH_TOKEN_EXPIRE_DAYS" => {
-                self.refresh_token_expire_days = positive(value).map_err(|e| bad(&e))?
+                self.refresh_token_expire_days =
+                    at_most(value, TEN_YEARS_DAYS).map_err(|e| bad(&e))?
             }
             "DATABASE_URL" => self.database_url = value.trim().to_string(),
             "DATABASE_MAX_CONNECTIONS" => {
                 self.database_max_connections = positive(value).map_err(|e| bad(&e))?
             }
-            "DATABASE_TIMEOUT" => self.database_timeout = positive(value).map_err(|e| bad(&e))?,
+            "DATABASE_TIMEOUT" => {
+                self.database_timeout = at_most(value, 3600).map_err(|e| bad(&e))?
+            }
             "REDIS_URL" => self.redis_url = optional(value),
             "REDIS_PREFIX" => self.redis_prefix = value.trim().to_string(),
             "BIND" => {
@@ -336,23 +375,33 @@ impl Settings {
                 }
             }
             "REFRESH_REUSE_INTERVAL" => {
-                self.refresh_reuse_interval = whole(value).map_err(|e| bad(&e))?
+                self.refresh_reuse_interval = seconds(value).map_err(|e| bad(&e))?
             }
-            "SESSION_MAX_DAYS" => self.session_max_days = positive(value).map_err(|e| bad(&e))?,
-            "KEY_PUBLISH_DELAY" => self.key_publish_delay = whole(value).map_err(|e| bad(&e))?,
-            "CLOCK_LEEWAY" => self.clock_leeway = whole(value).map_err(|e| bad(&e))?,
+            "SESSION_MAX_DAYS" => {
+                self.session_max_days = at_most(value, TEN_YEARS_DAYS).map_err(|e| bad(&e))?
+            }
+            "KEY_PUBLISH_DELAY" => self.key_publish_delay = seconds(value).map_err(|e| bad(&e))?,
+            "CLOCK_LEEWAY" => self.clock_leeway = seconds(value).map_err(|e| bad(&e))?,
             "LOGIN_MAX_FAILURES" => {
                 self.login_max_failures = positive(value).map_err(|e| bad(&e))?
             }
             "LOGIN_MAX_FAILURES_PER_IP" => {
                 self.login_max_failures_per_ip = positive(value).map_err(|e| bad(&e))?
             }
-            "LOGIN_WINDOW" => self.login_window = positive(value).map_err(|e| bad(&e))?,
+            "LOGIN_WINDOW" => {
+                self.login_window = at_most(value, TEN_YEARS_SECS).map_err(|e| bad(&e))?
+            }
             "LATCHKEY_ADMIN_PASSWORD" => self.admin_password = optional(value).map(Secret::new),
             "MAX_BODY_BYTES" => self.max_body_bytes = positive(value).map_err(|e| bad(&e))?,
-            "HASH_CONCURRENCY" => self.hash_concurrency = positive(value).map_err(|e| bad(&e))?,
+            "HASH_CONCURRENCY" => {
+                self.hash_concurrency = at_most(value, 1024).map_err(|e| bad(&e))?
+            }
             "AUDIT_RETENTION_DAYS" => {
-                self.audit_retention_days = positive(value).map_err(|e| bad(&e))?
+                self.audit_retention_days =
+                    at_most(value, TEN_YEARS_DAYS * 10).map_err(|e| bad(&e))?
+            }
+            "REQUEST_TIMEOUT" => {
+                self.request_timeout = at_most(value, 3600).map_err(|e| bad(&e))?
             }
             _ => {}
         }
@@ -467,6 +516,32 @@ fn positive<T: std::str::FromStr + PartialEq + Default>(value: &str) -> Result<T
     Ok(n)
 }
 
+/// Durations are bounded so that every deadline computed from them (an
+/// `Instant`, a Unix time in `i64`) stays far from overflowing.
+const TEN_YEARS_SECS: u64 = 3650 * 86_400;
+const TEN_YEARS_DAYS: u64 = 3650;
+
+/// A whole number of seconds from 0 to ten years.
+fn seconds(value: &str) -> Result<u64, String> {
+    let n: u64 = whole(value)?;
+    if n > TEN_YEARS_SECS {
+        return Err(format!("{value:?} must be at most {TEN_YEARS_SECS}"));
+    }
+    Ok(n)
+}
+
+/// A whole number from 1 to `max`.
+fn at_most<T>(value: &str, max: u64) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialEq + Default + TryFrom<u64> + PartialOrd,
+{
+    let n: T = positive(value)?;
+    match T::try_from(max) {
+        Ok(limit) if n > limit => Err(format!("{value:?} must be at most {max}")),
+        _ => Ok(n),
+    }
+}
+
 fn boolean(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -477,6 +552,8 @@ fn boolean(value: &str) -> Result<bool, String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn load(toml: &str, env: &[(&str, &str)], flags: &Flags) -> Result<Settings, ConfigError> {
@@ -586,6 +663,98 @@ mod tests {
     fn unknown_keys_in_the_file_are_refused() {
         let err = load("SECRET_KEYS = \"x\"\n", &[], &Flags::default()).expect_err("typo refused");
         assert!(err.to_string().contains("SECRET_KEYS"));
+    }
+
+    fn parse(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::from_sources(
+            toml,
+            "latchkey.toml",
+            env.collect::<Vec<_>>().into_iter(),
+            &Flags::default(),
+        )
+    }
+
+    /// Accepted settings never make a deadline overflow later.
+    fn deadlines_fit(s: &Settings) -> bool {
+        let now = crate::clock::now();
+        let secs = [
+            s.request_timeout,
+            s.database_timeout,
+            s.login_window,
+            s.clock_leeway,
+            s.key_publish_delay,
+            s.refresh_reuse_interval,
+        ];
+        secs.iter().all(|&n| {
+            std::time::Instant::now()
+                .checked_add(std::time::Duration::from_secs(n))
+                .is_some()
+                && i64::try_from(n).is_ok_and(|n| {
+                    now.checked_add(n)
+                        .and_then(|t| t.checked_add(s.access_ttl_secs()))
+                        .and_then(|t| t.checked_add(s.session_max_secs()))
+                        .is_some()
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any value of any one setting loads or is refused in one line
+        /// naming that setting.
+        #[test]
+        fn any_value_of_any_setting_loads_or_names_it(
+            key in prop::sample::select(KEYS),
+            value in prop_oneof![
+                "\\PC{0,40}",
+                "[0-9]{1,25}",
+                "-?[0-9]{1,6}",
+                any::<String>(),
+            ],
+        ) {
+            match parse("", &[(key, &value)]) {
+                Ok(s) => prop_assert!(deadlines_fit(&s)),
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(msg.contains(key), "{msg}");
+                    prop_assert!(!msg.contains('\n'), "{msg}");
+                }
+            }
+        }
+
+        /// Any file text loads or is refused in one line.
+        #[test]
+        fn any_file_text_loads_or_is_refused_in_one_line(
+            text in prop_oneof![
+                "\\PC{0,200}",
+                "([A-Z_]{1,12} = (\"[^\"\n]{0,10}\"|[0-9-]{1,8}|true|\\[\\]|\\{\\})\n){0,5}",
+                prop::sample::select(KEYS).prop_map(|k| format!("{k} = ")),
+            ],
+        ) {
+            match parse(&text, &[]) {
+                Ok(s) => prop_assert!(deadlines_fit(&s)),
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.is_empty() && !msg.contains('\n'), "{msg}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        let err = parse("", &[("REQUEST_TIMEOUT", "18446744073709551615")]).expect_err("too long");
+        assert!(err.to_string().contains("REQUEST_TIMEOUT"));
+        assert!(parse("", &[("CLOCK_LEEWAY", "99999999999")]).is_err());
+        assert!(parse("", &[("HASH_CONCURRENCY", "99999999999")]).is_err());
+        assert_eq!(
+            parse("REQUEST_TIMEOUT = 3", &[])
+                .expect("loads")
+                .request_timeout,
+            3
+        );
     }
 
     #[test]

@@ -41,8 +41,17 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
-/// Parses and validates the file's text into rows to insert.
-fn parse(text: &str, known_roles: &[String]) -> anyhow::Result<Vec<NewUserRow>> {
+/// Parses and validates the file's text into rows to insert; `known_roles`
+/// are the roles an entry may name. Any text gives rows or a one-line
+/// error naming the place or the entry, never a panic.
+///
+/// ```
+/// let rows = latchkey::import::parse(r#"{"john": {"username": "john",
+///     "hashed_password": "$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW"}}"#, &[]).unwrap();
+/// assert_eq!(rows[0].username, "john");
+/// assert!(latchkey::import::parse("{", &[]).is_err());
+/// ```
+pub fn parse(text: &str, known_roles: &[String]) -> anyhow::Result<Vec<NewUserRow>> {
     let entries: BTreeMap<String, Entry> = serde_json::from_str(text).map_err(|e| {
         anyhow!(
             "invalid import file at line {} column {}: {}",
@@ -101,8 +110,19 @@ fn parse(text: &str, known_roles: &[String]) -> anyhow::Result<Vec<NewUserRow>> 
 }
 
 /// serde_json appends " at line L column C"; the message says it first.
-fn strip_position(msg: &str) -> &str {
-    msg.rfind(" at line ").map_or(msg, |i| &msg[..i])
+/// Control characters (a field name may hold an escaped newline) are
+/// escaped so the message stays on one line.
+fn strip_position(msg: &str) -> String {
+    let msg = msg.rfind(" at line ").map_or(msg, |i| &msg[..i]);
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Imports `file` into the store behind `auth`, printing what it did.
@@ -155,6 +175,8 @@ pub async fn import(auth: &Auth, file: &Path) -> anyhow::Result<Outcome> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const HASH: &str = "$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW";
@@ -181,6 +203,81 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("line 3 column"), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    fn one_line(e: &anyhow::Error) -> bool {
+        let msg = e.to_string();
+        !msg.is_empty() && !msg.contains('\n')
+    }
+
+    fn text_or_value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            3 => "\\PC{0,30}".prop_map(serde_json::Value::from),
+            1 => Just(serde_json::Value::Null),
+            1 => any::<i64>().prop_map(serde_json::Value::from),
+            1 => any::<bool>().prop_map(serde_json::Value::from),
+            1 => prop::collection::vec("[a-z:]{0,8}", 0..3).prop_map(serde_json::Value::from),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any text gives rows or a one-line error.
+        #[test]
+        fn any_text_parses_or_is_refused_in_one_line(text in "\\PC{0,300}") {
+            if let Err(e) = parse(&text, &[]) {
+                prop_assert!(one_line(&e), "{e}");
+            }
+        }
+
+        /// Entries of the right shape with any field values: every row that
+        /// comes out is valid, every refusal names the entry in one line.
+        #[test]
+        fn entries_with_any_values_give_valid_rows_or_a_named_refusal(
+            entries in prop::collection::btree_map(
+                "\\PC{0,12}",
+                prop::collection::btree_map(
+                    prop::sample::select(&[
+                        "username", "full_name", "email", "hashed_password",
+                        "disabled", "roles", "permissions", "extra",
+                    ][..]),
+                    prop_oneof![
+                        text_or_value(),
+                        Just(serde_json::Value::from(HASH)),
+                        Just(serde_json::Value::from("john")),
+                        Just(serde_json::Value::from("editor")),
+                    ],
+                    0..8,
+                ),
+                0..4,
+            ),
+        ) {
+            let text = serde_json::to_string(&entries).expect("json");
+            match parse(&text, &["editor".to_string()]) {
+                Ok(rows) => {
+                    prop_assert_eq!(rows.len(), entries.len());
+                    for row in rows {
+                        prop_assert!(Username::parse(&row.username).is_ok());
+                        prop_assert!(password::is_supported_hash(&row.password_hash));
+                        prop_assert!(row.roles.iter().all(|r| r == "editor"));
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(one_line(&e), "{e}");
+                    prop_assert!(e.to_string().starts_with("invalid import"), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_with_a_newline_is_reported_on_one_line() {
+        // Found by the import_file fuzz target.
+        let text =
+            format!(r#"{{"a": {{"username": "a", "hashed_password": "{HASH}", "x\ny": 1}}}}"#);
+        let err = parse(&text, &[]).expect_err("unknown field");
+        assert!(one_line(&err), "{err}");
     }
 
     #[test]

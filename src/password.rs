@@ -8,6 +8,7 @@
 //! executor and a login flood queues instead of starving other requests.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -58,6 +59,7 @@ pub struct Hasher {
     permits: Arc<Semaphore>,
     params: Params,
     dummy: Arc<str>,
+    verified: Arc<AtomicU64>,
 }
 
 impl Hasher {
@@ -78,6 +80,7 @@ impl Hasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             params,
             dummy: dummy.into(),
+            verified: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -99,11 +102,19 @@ impl Hasher {
         let params = self.params.clone();
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy.to_string());
+        self.verified.fetch_add(1, Ordering::Relaxed);
         let verdict = self
             .run(move || verify_blocking(password.expose(), &hash, &params))
             .await
             .unwrap_or(Verdict::Mismatch);
         if known { verdict } else { Verdict::Mismatch }
+    }
+
+    /// How many password checks this hasher has started, against stored
+    /// and dummy hashes alike: an unknown user costs one check, exactly as
+    /// a wrong password does.
+    pub fn verifications(&self) -> u64 {
+        self.verified.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(

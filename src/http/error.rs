@@ -79,6 +79,9 @@ pub enum ApiError {
     /// Route exists, method does not (405).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The body did not arrive within `REQUEST_TIMEOUT` (408).
+    #[error("request body timed out")]
+    RequestTimeout,
     /// A cookie-authenticated change without a matching CSRF token (403).
     #[error("csrf token missing or wrong")]
     Csrf,
@@ -98,6 +101,9 @@ impl ApiError {
                 detail("Request body too large"),
                 None,
             ),
+            ApiError::RequestTimeout => {
+                (StatusCode::REQUEST_TIMEOUT, detail("Request Timeout"), None)
+            }
             ApiError::NotFound => (StatusCode::NOT_FOUND, detail("Not Found"), None),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

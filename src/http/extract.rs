@@ -298,6 +298,8 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
+            } else if timed_out(&rejection) {
+                ApiError::RequestTimeout
             } else {
                 ApiError::Validation(vec![FieldError {
                     kind: "body_read",
@@ -311,6 +313,19 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             Fields::parse(&headers, &bytes)?.with_query(query.as_deref()),
         ))
     }
+}
+
+/// True when reading the body failed because the server's body deadline
+/// (`REQUEST_TIMEOUT`) passed.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Query-string fields only, as an extractor (for GET endpoints).
@@ -554,6 +569,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use axum::http::HeaderValue;
 
@@ -620,6 +637,114 @@ mod tests {
             panic!("expected a validation error");
         };
         assert_eq!(items[0].kind, "string_nul");
+    }
+
+    const CONTENT_TYPES: &[&str] = &[
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "APPLICATION/JSON; charset=latin1",
+        "application/problem+json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "",
+    ];
+
+    /// Reads every kind of field the handlers read; the outcome must be
+    /// fields or the contract's 422.
+    fn read_all(mut f: Fields) -> Result<(), ApiError> {
+        let _ = f.required_str("username");
+        let _ = f.optional_str("scope");
+        let _ = f.nullable_str("email");
+        let _ = f.optional_bool("disabled");
+        let _ = f.optional_int("limit", 0, 1000);
+        let _ = f.optional_str_list("roles");
+        f.finish()
+    }
+
+    fn is_422(result: Result<(), ApiError>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(e @ ApiError::Validation(_)) => {
+                axum::response::IntoResponse::into_response(e).status() == 422
+            }
+            Err(_) => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any body under any content type, with any query string.
+        #[test]
+        fn any_body_gives_fields_or_a_422(
+            content_type in prop_oneof![
+                prop::sample::select(CONTENT_TYPES).prop_map(str::to_string),
+                "[ -~]{0,40}",
+            ],
+            body in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..200),
+                "\\PC{0,100}".prop_map(String::into_bytes),
+                "\\{(\"[a-z_]{1,9}\": ?([0-9.e+-]{1,9}|\"\\PC{0,9}\"|null|true|\\[\\]|\\{\\}), ?){0,4}\\}"
+                    .prop_map(String::into_bytes),
+                "([a-z_%]{1,9}=[^&]{0,9}&?){0,5}".prop_map(String::into_bytes),
+            ],
+            query in prop::option::of("\\PC{0,60}"),
+        ) {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            let result = Fields::parse(&h, &body).map(|f| f.with_query(query.as_deref()));
+            let outcome = result.and_then(read_all);
+            prop_assert!(is_422(outcome));
+        }
+
+        /// A form and a JSON object with the same values give the same fields.
+        #[test]
+        fn form_and_json_agree(username in "[^\\x00]{0,30}", password in "[^\\x00]{0,30}") {
+            let form = serde_urlencoded::to_string([("username", &username), ("password", &password)])
+                .expect("form");
+            let mut f = Fields::parse(&headers("application/x-www-form-urlencoded"), form.as_bytes())
+                .expect("form parses");
+            let body = json!({"username": username, "password": password}).to_string();
+            let mut j = Fields::parse(&headers("application/json"), body.as_bytes()).expect("json parses");
+            prop_assert_eq!(f.required_str("username"), username.clone());
+            prop_assert_eq!(j.required_str("username"), username);
+            prop_assert_eq!(f.required_str("password"), password.clone());
+            prop_assert_eq!(j.required_str("password"), password);
+            prop_assert!(f.finish().is_ok() && j.finish().is_ok());
+        }
+
+        /// Any `Authorization`, `Cookie` and CSRF header bytes: a token or
+        /// one of the contract's refusals (401 or 403), never a panic.
+        #[test]
+        fn any_credential_headers_give_a_token_or_a_refusal(
+            authorization in prop::option::of(prop::collection::vec(any::<u8>(), 0..80)),
+            cookie in prop::option::of("[ -~]{0,80}"),
+            csrf in prop::option::of("[ -~]{0,40}"),
+            post in any::<bool>(),
+        ) {
+            let mut request = axum::http::Request::builder()
+                .method(if post { Method::POST } else { Method::GET })
+                .uri("/users/me");
+            for (name, value) in [
+                (header::AUTHORIZATION, authorization),
+                (header::COOKIE, cookie.map(String::into_bytes)),
+                (header::HeaderName::from_static(CSRF_HEADER), csrf.map(String::into_bytes)),
+            ] {
+                if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(&v).ok()) {
+                    request = request.header(name, v);
+                }
+            }
+            let (parts, ()) = request.body(()).expect("request").into_parts();
+            match presented_token(&parts) {
+                Ok((token, _)) => prop_assert!(!token.is_empty()),
+                Err(e) => {
+                    let status = axum::response::IntoResponse::into_response(e).status();
+                    prop_assert!(status == 401 || status == 403, "{status}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@ pub mod schema;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -100,6 +101,10 @@ pub fn router(auth: Arc<Auth>, extra: Router<Arc<Auth>>) -> Router {
         .with_state(auth)
         .layer(axum::middleware::from_fn(crate::telemetry::track))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            refuse_announced_overflow,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -160,6 +165,26 @@ fn content_security_policy<B>(response: &Response<B>) -> Option<HeaderValue> {
     } else {
         DATA_POLICY
     }))
+}
+
+/// A body whose `Content-Length` announces more than the limit is refused
+/// at once, instead of being read up to the limit first.
+async fn refuse_announced_overflow(
+    State(limit): State<usize>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(n) if n > u64::try_from(limit).unwrap_or(u64::MAX) => {
+            ApiError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 fn panic_response() -> Response {

@@ -109,6 +109,24 @@ impl Keys {
         })
     }
 
+    /// Keys from rows already read (ignored in HMAC mode), without a store:
+    /// for checking tokens offline, in tests and under a fuzzer. Rows of
+    /// another algorithm than the configured one are left out.
+    ///
+    /// ```
+    /// use latchkey::config::{Secret, Settings};
+    /// use latchkey::token::keys::Keys;
+    /// let settings = Settings { secret_key: Some(Secret::new("k".repeat(32))), ..Settings::default() };
+    /// let keys = Keys::from_rows(&settings, Vec::new(), 0).unwrap();
+    /// assert!(keys.get().signer(0).is_some());
+    /// ```
+    pub fn from_rows(settings: &Settings, rows: Vec<KeyRow>, now: i64) -> Result<Self, KeyError> {
+        let set = assemble(settings, rows, now)?;
+        Ok(Self {
+            current: RwLock::new(Arc::new(set)),
+        })
+    }
+
     /// The current set.
     pub fn get(&self) -> Arc<KeySet> {
         match self.current.read() {
@@ -150,6 +168,26 @@ async fn build(
     now: i64,
     create: bool,
 ) -> Result<KeySet, KeyError> {
+    if settings.secret_key.is_some() {
+        return assemble(settings, Vec::new(), now);
+    }
+    let alg = algorithm(settings);
+    let name = algorithm_name(alg);
+    let mut rows: Vec<KeyRow> = store.signing_keys().await?;
+    if create
+        && !rows
+            .iter()
+            .any(|k| k.algorithm == name && k.activates_at <= now)
+    {
+        let row = generate(alg, now, now)?;
+        store.insert_signing_key(&row).await?;
+        rows.push(row);
+    }
+    assemble(settings, rows, now)
+}
+
+/// The key set of `rows` at `now` (or of the HMAC secret).
+fn assemble(settings: &Settings, rows: Vec<KeyRow>, now: i64) -> Result<KeySet, KeyError> {
     let alg = algorithm(settings);
     if let Some(secret) = &settings.secret_key {
         let kid = hmac_kid(secret.expose());
@@ -168,17 +206,7 @@ async fn build(
         });
     }
     let name = algorithm_name(alg);
-    let mut rows: Vec<KeyRow> = store
-        .signing_keys()
-        .await?
-        .into_iter()
-        .filter(|k| k.algorithm == name)
-        .collect();
-    if create && !rows.iter().any(|k| k.activates_at <= now) {
-        let row = generate(alg, now, now)?;
-        store.insert_signing_key(&row).await?;
-        rows.push(row);
-    }
+    let rows = rows.into_iter().filter(|k| k.algorithm == name);
     let mut signers = Vec::new();
     let mut verifiers = HashMap::new();
     let mut jwks = Vec::new();

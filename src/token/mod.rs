@@ -211,3 +211,218 @@ pub fn narrow_scope(granted: &[String], requested: Option<&str>) -> Vec<String> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::Secret;
+
+    /// Every algorithm name a header may claim, and some spellings of none.
+    const ALGS: &[&str] = &[
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384", "ES512", "ES256K", "EdDSA", "Ed25519", "none", "None", "NONE", "nOnE", "",
+        "hs256", "EDDSA",
+    ];
+
+    const SECRET: &str = "property-test-secret-of-32-bytes!!";
+
+    /// An HMAC service and an EdDSA one.
+    fn services() -> &'static [TokenService] {
+        static SERVICES: OnceLock<Vec<TokenService>> = OnceLock::new();
+        SERVICES.get_or_init(|| {
+            let hmac = Settings {
+                secret_key: Some(Secret::new(SECRET.into())),
+                ..Settings::default()
+            };
+            let eddsa = Settings::default();
+            let row = keys::generate(Algorithm::EdDSA, 0, 0).expect("key");
+            vec![
+                TokenService::new(
+                    &hmac,
+                    Arc::new(Keys::from_rows(&hmac, vec![], 0).expect("keys")),
+                ),
+                TokenService::new(
+                    &eddsa,
+                    Arc::new(Keys::from_rows(&eddsa, vec![row], 0).expect("keys")),
+                ),
+            ]
+        })
+    }
+
+    fn kid(service: &TokenService) -> String {
+        service.keys().get().signer(0).expect("signer").kid.clone()
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A claim that is right, missing, or wrong in some way.
+    fn claim(good: Value) -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            3 => Just(Some(good)),
+            1 => Just(None),
+            1 => json_value().prop_map(Some),
+        ]
+    }
+
+    fn claims() -> impl Strategy<Value = Value> {
+        let now = crate::clock::now();
+        let time = move |offset: i64| {
+            prop_oneof![
+                3 => Just(Some(json!(now + offset))),
+                1 => (-100_000i64..100_000).prop_map(move |d| Some(json!(now + d))),
+                1 => Just(Some(json!(i64::MAX))),
+                1 => Just(Some(json!(-1))),
+                1 => Just(Some(json!(1e300))),
+                1 => Just(None),
+                1 => json_value().prop_map(Some),
+            ]
+        };
+        (
+            (
+                claim(json!("john")),
+                claim(json!(1)),
+                claim(json!(uuid::Uuid::new_v4().to_string())),
+                claim(json!("jti")),
+            ),
+            (time(0), time(0), time(600)),
+            (
+                claim(json!("latchkey")),
+                claim(json!(["admin"])),
+                claim(json!(["users:admin"])),
+                claim(json!("users:admin")),
+            ),
+        )
+            .prop_map(
+                |((sub, user_id, sid, jti), (iat, nbf, exp), (iss, roles, permissions, scope))| {
+                    let mut map = serde_json::Map::new();
+                    let fields = [
+                        ("sub", sub),
+                        ("user_id", user_id),
+                        ("sid", sid),
+                        ("jti", jti),
+                        ("iat", iat),
+                        ("nbf", nbf),
+                        ("exp", exp),
+                        ("iss", iss),
+                        ("roles", roles),
+                        ("permissions", permissions),
+                        ("scope", scope),
+                    ];
+                    for (name, value) in fields {
+                        if let Some(v) = value {
+                            map.insert(name.to_string(), v);
+                        }
+                    }
+                    Value::Object(map)
+                },
+            )
+    }
+
+    fn encode(part: &[u8]) -> String {
+        B64.encode(part)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn arbitrary_text_never_verifies(text in "\\PC{0,300}") {
+            for s in services() {
+                prop_assert!(matches!(s.verify(&text), Err(TokenError::Invalid(_))));
+            }
+        }
+
+        #[test]
+        fn arbitrary_segments_never_verify(
+            parts in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 1..5),
+        ) {
+            let token = parts.iter().map(|p| encode(p)).collect::<Vec<_>>().join(".");
+            for s in services() {
+                prop_assert!(matches!(s.verify(&token), Err(TokenError::Invalid(_))));
+            }
+        }
+
+        /// Any `alg`, a real, hostile or missing `kid`, key-fetching headers,
+        /// any claims, any signature: refused, by both kinds of service.
+        #[test]
+        fn arbitrary_headers_and_claims_with_every_alg_name_never_verify(
+            alg in prop::sample::select(ALGS),
+            hostile_kid in prop_oneof![
+                Just(None),
+                Just(Some("real".to_string())),
+                Just(Some("../../../../dev/null".to_string())),
+                Just(Some("' OR '1'='1".to_string())),
+                "\\PC{0,40}".prop_map(Some),
+            ],
+            extra in prop::collection::btree_map(
+                prop::sample::select(&["jku", "x5u", "jwk", "x5c", "crit", "typ", "cty"][..]),
+                json_value(),
+                0..3,
+            ),
+            claims in prop_oneof![claims(), json_value()],
+            signature in prop::collection::vec(any::<u8>(), 0..100),
+        ) {
+            for s in services() {
+                let mut header = json!({"alg": alg, "typ": "JWT"});
+                match hostile_kid.as_deref() {
+                    Some("real") => header["kid"] = json!(kid(s)),
+                    Some(k) => header["kid"] = json!(k),
+                    None => {}
+                }
+                for (name, value) in &extra {
+                    header[*name] = value.clone();
+                }
+                let token = format!(
+                    "{}.{}.{}",
+                    encode(header.to_string().as_bytes()),
+                    encode(claims.to_string().as_bytes()),
+                    encode(&signature),
+                );
+                prop_assert!(matches!(s.verify(&token), Err(TokenError::Invalid(_))), "{header}");
+            }
+        }
+
+        /// Claims signed with the real key pass only when every check holds.
+        #[test]
+        fn signed_claims_verify_only_when_valid(claims in claims()) {
+            let service = &services()[0];
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(kid(service));
+            let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+            let token = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
+            let now = crate::clock::now();
+            match service.verify(&token) {
+                Ok(c) => {
+                    prop_assert_eq!(c.iss.as_str(), "latchkey");
+                    prop_assert!(c.exp.saturating_add(30) >= now, "expired: {}", claims);
+                    prop_assert!(c.nbf.saturating_sub(30) <= now, "not yet valid: {}", claims);
+                    prop_assert!(uuid::Uuid::try_parse(&c.sid).is_ok());
+                    prop_assert!(!c.sub.is_empty());
+                }
+                Err(e) => prop_assert!(matches!(e, TokenError::Invalid(_))),
+            }
+        }
+    }
+}

@@ -31,6 +31,7 @@ pub mod helpers {
 
 mod account;
 mod admin;
+mod attacks;
 mod conventions;
 mod cookies;
 mod refresh;
