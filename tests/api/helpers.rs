@@ -387,3 +387,19 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// `GET /users/me` answers the contract's refusal of an invalid token.
+pub async fn assert_refused(app: &TestApp, token: &str, why: &str) {
+    let response = app.me(token).await;
+    assert_eq!(response.status(), 401, "{why}");
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\"",
+        "{why}"
+    );
+    assert_eq!(
+        json(response).await,
+        serde_json::json!({"detail": "Could not validate credentials"}),
+        "{why}"
+    );
+}

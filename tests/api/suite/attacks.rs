@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::helpers::{ADMIN_PASSWORD, TestApp, client, json, spawn_app, spawn_app_with};
+use super::helpers::{
+    ADMIN_PASSWORD, TestApp, assert_refused, client, json, spawn_app, spawn_app_with,
+};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -28,22 +30,6 @@ fn payload(token: &str) -> Value {
 fn header_of(token: &str) -> Value {
     let part = token.split('.').next().expect("header");
     serde_json::from_slice(&B64.decode(part).expect("base64url")).expect("json")
-}
-
-/// `GET /users/me` answers the contract's refusal of an invalid token.
-async fn assert_refused(app: &TestApp, token: &str, why: &str) {
-    let response = app.me(token).await;
-    assert_eq!(response.status(), 401, "{why}");
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Bearer error=\"invalid_token\"",
-        "{why}"
-    );
-    assert_eq!(
-        json(response).await,
-        json!({"detail": "Could not validate credentials"}),
-        "{why}"
-    );
 }
 
 /// Deleting a user revokes its sessions: its tokens answer as revoked.

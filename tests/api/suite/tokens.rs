@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::helpers::{TestApp, json, spawn_app, spawn_app_with};
+use super::helpers::{TestApp, assert_refused, json, spawn_app, spawn_app_with};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -17,21 +17,6 @@ fn decode_part(part: &str) -> Value {
 fn parts(token: &str) -> (Value, Value) {
     let p: Vec<&str> = token.split('.').collect();
     (decode_part(p[0]), decode_part(p[1]))
-}
-
-async fn assert_refused(app: &TestApp, token: &str, why: &str) {
-    let response = app.me(token).await;
-    assert_eq!(response.status(), 401, "{why}");
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Bearer error=\"invalid_token\"",
-        "{why}"
-    );
-    assert_eq!(
-        json(response).await,
-        json!({"detail": "Could not validate credentials"}),
-        "{why}"
-    );
 }
 
 /// Valid claims for john, as a real token of `app` carries them.
