@@ -343,7 +343,9 @@ impl Auth {
             .await?;
         match rotation {
             Rotation::Rotated(session) => {
-                let user = self.store.user_by_id(session.user_id).await?;
+                // The session was live in the store, and disabling a user
+                // revokes its sessions first, so the cached row is enough.
+                let user = self.user_by_id(session.user_id).await?;
                 let Some(user) = user.filter(|u| !u.disabled) else {
                     telemetry::count("refreshes_total", Some("refused"));
                     self.revoke(&session.id, now).await?;
@@ -464,21 +466,25 @@ impl Auth {
         self.issue(&user, &session, String::new(), clock::now())
     }
 
+    /// A user by id, from this node's cache when it holds the row.
+    async fn user_by_id(&self, id: i64) -> AuthResult<Option<Arc<UserRow>>> {
+        if let Some(user) = self.user_cache.get(id) {
+            return Ok(Some(user));
+        }
+        let Some(user) = self.store.user_by_id(id).await? else {
+            return Ok(None);
+        };
+        let user = Arc::new(user);
+        self.user_cache.put(user.clone());
+        Ok(Some(user))
+    }
+
     /// The token's user, refused when deleted (401) or disabled (400).
     pub async fn active_user(&self, claims: &Claims) -> AuthResult<Arc<UserRow>> {
-        let user = match self.user_cache.get(claims.user_id) {
-            Some(user) => user,
-            None => {
-                let user = self
-                    .store
-                    .user_by_id(claims.user_id)
-                    .await?
-                    .ok_or(AuthError::InvalidToken("user gone"))?;
-                let user = Arc::new(user);
-                self.user_cache.put(user.clone());
-                user
-            }
-        };
+        let user = self
+            .user_by_id(claims.user_id)
+            .await?
+            .ok_or(AuthError::InvalidToken("user gone"))?;
         if user.username != claims.sub {
             return Err(AuthError::InvalidToken("user gone"));
         }

@@ -155,6 +155,33 @@ macro_rules! sql_store {
                 )
             }
 
+            /// Why a presented refresh token was not spent: the answer for
+            /// the rare path, read after the spending statement found no row.
+            /// A token only ever moves from unused to used, so a read outside
+            /// that statement's transaction classifies it correctly.
+            async fn why_not_rotated(&self, hash: &[u8], now: i64) -> StoreResult<Rotation> {
+                let row = sqlx::query(
+                    "SELECT r.session_id, r.used_at, r.expires_at, s.revoked_at, s.expires_at AS session_expires_at \
+                     FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.write)
+                .await?;
+                let Some(row) = row else { return Ok(Rotation::Unknown) };
+                if let Some(used_at) = row.try_get::<Option<i64>, _>("used_at")? {
+                    return Ok(Rotation::AlreadyUsed { used_at, session_id: row.try_get("session_id")? });
+                }
+                if row.try_get::<i64, _>("expires_at")? <= now {
+                    return Ok(Rotation::Unknown);
+                }
+                let revoked: Option<i64> = row.try_get("revoked_at")?;
+                let session_end: Option<i64> = row.try_get("session_expires_at")?;
+                Ok(match (revoked, session_end) {
+                    (None, Some(end)) if end > now => Rotation::Unknown,
+                    _ => Rotation::SessionEnded,
+                })
+            }
+
             async fn fetch_user(&self, filter: &str, arg: i64) -> StoreResult<Option<UserRow>> {
                 let row = sqlx::query(AssertSqlSafe(Self::user_select(filter)))
                     .bind(arg)
@@ -535,55 +562,10 @@ macro_rules! sql_store {
             }
 
             async fn rotate_refresh(&self, hash: &[u8], next: &RefreshInsert, now: i64) -> StoreResult<Rotation> {
-                let mut tx = self.write.begin().await?;
-                // The conditional UPDATE is the atomic step: of concurrent
-                // presenters of one token exactly one sees a row come back.
-                let spent: Option<String> = sqlx::query_scalar(
-                    "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
-                     RETURNING session_id",
-                )
-                .bind(now)
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(session_id) = spent else {
-                    let row = sqlx::query("SELECT session_id, used_at, expires_at FROM refresh_tokens WHERE hash = $1")
-                        .bind(hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    tx.rollback().await?;
-                    let Some(row) = row else { return Ok(Rotation::Unknown) };
-                    let used_at: Option<i64> = row.try_get("used_at")?;
-                    return Ok(match used_at {
-                        Some(used_at) => Rotation::AlreadyUsed { used_at, session_id: row.try_get("session_id")? },
-                        None => Rotation::Unknown,
-                    });
-                };
-                let session = sqlx::query("SELECT * FROM sessions WHERE id = $1")
-                    .bind(&session_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let session = match session.as_ref().map(Self::session_from_row).transpose()? {
-                    Some(s) if s.revoked_at.is_none() && s.expires_at > now => s,
-                    _ => {
-                        tx.commit().await?;
-                        return Ok(Rotation::SessionEnded);
-                    }
-                };
-                sqlx::query("INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&next.hash)
-                    .bind(&session_id)
-                    .bind(next.created_at)
-                    .bind(next.expires_at.min(session.expires_at))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(&session_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(Rotation::Rotated(SessionRow { last_used_at: now, ..session }))
+                match self.spend_and_store(hash, next, now).await? {
+                    Some(session) => Ok(Rotation::Rotated(session)),
+                    None => self.why_not_rotated(hash, now).await,
+                }
             }
 
             async fn refresh_token(&self, hash: &[u8]) -> StoreResult<Option<RefreshRow>> {
@@ -739,6 +721,91 @@ macro_rules! sql_store {
             }
         }
     };
+}
+
+// Spending a refresh token is the hot write path, so each backend does it
+// in the fewest round trips it allows. Both mark the token used only while
+// its session is live, and return that session with `last_used_at = now`.
+
+impl SqliteStore {
+    /// One transaction on the single writer connection: the conditional
+    /// UPDATE is the atomic step (exactly one of concurrent presenters of a
+    /// token gets a row back).
+    async fn spend_and_store(
+        &self,
+        hash: &[u8],
+        next: &RefreshInsert,
+        now: i64,
+    ) -> StoreResult<Option<SessionRow>> {
+        let mut tx = self.write.begin().await?;
+        let spent: Option<String> = sqlx::query_scalar(
+            "UPDATE refresh_tokens SET used_at = $1 FROM sessions \
+             WHERE refresh_tokens.hash = $2 AND refresh_tokens.used_at IS NULL AND refresh_tokens.expires_at > $1 \
+             AND sessions.id = refresh_tokens.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > $1 \
+             RETURNING refresh_tokens.session_id",
+        )
+        .bind(now)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session_id) = spent else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let session =
+            sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2 RETURNING *")
+                .bind(now)
+                .bind(&session_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let session = Self::session_from_row(&session)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&next.hash)
+        .bind(&session_id)
+        .bind(next.created_at)
+        .bind(next.expires_at.min(session.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(session))
+    }
+}
+
+impl PostgresStore {
+    /// One statement, so one round trip and one commit: PostgreSQL runs the
+    /// data-modifying parts of the WITH in one snapshot and transaction, and
+    /// a concurrent presenter of the same token waits on its row lock, then
+    /// finds it used.
+    async fn spend_and_store(
+        &self,
+        hash: &[u8],
+        next: &RefreshInsert,
+        now: i64,
+    ) -> StoreResult<Option<SessionRow>> {
+        let row = sqlx::query(
+            "WITH spent AS ( \
+               UPDATE refresh_tokens r SET used_at = $1 FROM sessions s \
+               WHERE r.hash = $2 AND r.used_at IS NULL AND r.expires_at > $1 \
+               AND s.id = r.session_id AND s.revoked_at IS NULL AND s.expires_at > $1 \
+               RETURNING r.session_id \
+             ), touched AS ( \
+               UPDATE sessions s SET last_used_at = $1 FROM spent WHERE s.id = spent.session_id RETURNING s.* \
+             ), stored AS ( \
+               INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
+               SELECT $3, id, $4, LEAST($5, expires_at) FROM touched \
+             ) SELECT * FROM touched",
+        )
+        .bind(now)
+        .bind(hash)
+        .bind(&next.hash)
+        .bind(next.created_at)
+        .bind(next.expires_at)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(row.as_ref().map(Self::session_from_row).transpose()?)
+    }
 }
 
 sql_store!(SqliteStore, SqliteRow, sqlx::migrate!("migrations/sqlite"));
