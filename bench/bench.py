@@ -402,7 +402,7 @@ class Bench:
             errors += r["errors"]
         return statistics.median(rates), errors
 
-    def refresh_rate(self, server, runs, duration, connections=32):
+    def refresh_rate(self, server, runs, duration, connections=8):
         rates, errors = [], 0
         for _ in range(runs):
             tokens = os.path.join(self.tmp, "refresh-tokens.txt")
@@ -533,7 +533,7 @@ def section_refresh(b, results):
     stores = [("SQLite", lambda: b.sqlite_url("sqlite-refresh"), {})]
     why_not = b.pg_available()
     if why_not is None:
-        stores.append(("PostgreSQL", b.pg_database, {"DATABASE_MAX_CONNECTIONS": "32"}))
+        stores.append(("PostgreSQL", b.pg_database, {}))
     for label, url, env in stores:
         server = Server(b, "refresh-" + label.lower(), url(), env).start()
         try:
