@@ -248,6 +248,7 @@ fn spawn_background(auth: &Arc<Auth>) -> Vec<JoinHandle<()>> {
             let mut last_purge = 0;
             loop {
                 tick.tick().await;
+                crate::telemetry::upkeep();
                 auth.reload_keys().await;
                 let now = clock::now();
                 auth.revocations.forget_expired(now);

@@ -123,3 +123,38 @@ async fn json_log_lines_carry_the_answers_request_id() {
     }
     assert!(!text.contains("wrong\""), "no password in the log");
 }
+
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let app = spawn_app_on(Backend::Sqlite, |_| {}).await;
+    for name in ["BREW", "XPROBE1", "XPROBE2"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).expect("method token");
+        let response = app
+            .client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 405);
+    }
+
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+
+    for name in ["BREW", "XPROBE1", "XPROBE2"] {
+        assert!(!text.contains(name), "{name} became a label:\n{text}");
+    }
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "http_requests_total{route=\"/healthz\",method=\"other\",status=\"405\"}"
+        )),
+        "{text}"
+    );
+}
