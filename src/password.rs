@@ -7,12 +7,12 @@
 //! pool behind a semaphore sized to the cores, so it never stalls the async
 //! executor and a login flood queues instead of starving other requests.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -60,11 +60,13 @@ pub struct Hasher {
     params: Params,
     dummy: Arc<str>,
     verified: Arc<AtomicU64>,
+    memory: Arc<WorkingMemory>,
 }
 
 impl Hasher {
     /// A hasher allowing `concurrency` hashes at once (at least one).
     pub fn new(concurrency: usize) -> Self {
+        return_large_blocks_to_the_os();
         let params = Params::default();
         // Verifying against any well-formed hash with our parameters costs
         // one full hash, which is all the dummy is for; a fixed one (zero
@@ -81,6 +83,7 @@ impl Hasher {
             params,
             dummy: dummy.into(),
             verified: Arc::new(AtomicU64::new(0)),
+            memory: Arc::default(),
         }
     }
 
@@ -103,8 +106,9 @@ impl Hasher {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy.to_string());
         self.verified.fetch_add(1, Ordering::Relaxed);
+        let mut claim = WorkingMemory::claim(&self.memory);
         let verdict = self
-            .run(move || verify_blocking(password.expose(), &hash, &params))
+            .run(move || verify_blocking(password.expose(), &hash, &params, &mut claim))
             .await
             .unwrap_or(Verdict::Mismatch);
         if known { verdict } else { Verdict::Mismatch }
@@ -155,6 +159,29 @@ fn yield_to_requests() {
     });
 }
 
+/// Has glibc's malloc give every block of 1 MiB or more straight back to
+/// the OS when it is freed (once per process).
+///
+/// Argon2id's working memory is 19 MiB a hash. By default glibc raises its
+/// mmap threshold to the size of the first such block freed, after which
+/// these blocks come from per-thread heaps that keep them once freed: a
+/// server that had handled a few logins held 130 MB instead of 16 MB
+/// (bench/RESULTS.md). A fixed threshold turns that adaptation off, so the
+/// memory [`WorkingMemory`] frees and that of new hashes goes back at once.
+fn return_large_blocks_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only changes allocator parameters; it has no
+            // memory-safety preconditions and is thread-safe in glibc.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            }
+        });
+    }
+}
+
 /// True when `hash` is a bcrypt hash in one of the prefixes passlib writes.
 pub fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
@@ -168,7 +195,7 @@ pub fn is_supported_hash(hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
 }
 
-fn verify_blocking(password: &str, hash: &str, ours: &Params) -> Verdict {
+fn verify_blocking(password: &str, hash: &str, ours: &Params, memory: &mut Claim) -> Verdict {
     if is_bcrypt(hash) {
         return match bcrypt::verify(password, hash) {
             Ok(true) => Verdict::Match { rehash: true },
@@ -178,21 +205,111 @@ fn verify_blocking(password: &str, hash: &str, ours: &Params) -> Verdict {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return Verdict::Mismatch;
     };
-    if Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_err()
-    {
+    let Some(params) = argon2_matches(password.as_bytes(), &parsed, memory) else {
         return Verdict::Mismatch;
-    }
-    let weaker = match Params::try_from(&parsed) {
-        Ok(p) => {
-            parsed.algorithm.as_str() != "argon2id"
-                || p.m_cost() < ours.m_cost()
-                || p.t_cost() < ours.t_cost()
-        }
-        Err(_) => true,
     };
+    let weaker = parsed.algorithm.as_str() != "argon2id"
+        || params.m_cost() < ours.m_cost()
+        || params.t_cost() < ours.t_cost();
     Verdict::Match { rehash: weaker }
+}
+
+/// The stored hash's parameters when `password` matches it: the argon2
+/// crate's own verification (same algorithm, version, parameters and salt,
+/// outputs compared in constant time), computed in reused working memory.
+fn argon2_matches(password: &[u8], stored: &PasswordHash, memory: &mut Claim) -> Option<Params> {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return None;
+    };
+    let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
+    let version = stored
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+        .ok()?;
+    let params = Params::try_from(stored).ok()?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let mut blocks = memory.take(params.block_count())?;
+    let computed = argon2.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..]);
+    memory.give_back(blocks);
+    computed.ok()?;
+    (Output::new(&out).ok()? == *expected).then_some(params)
+}
+
+/// Argon2 working memory (19 MiB with our parameters) handed from one
+/// verification to the next while logins wait for a hashing permit, and
+/// freed once none is waiting. Allocating it afresh for every hash spends
+/// about a sixth of the hash in page faults during a login flood; keeping
+/// it for good would hold 19 MiB per hashing thread in an idle server.
+#[derive(Default)]
+struct WorkingMemory {
+    /// At most one buffer per hash running at once (`HASH_CONCURRENCY`).
+    spare: Mutex<Vec<Vec<Block>>>,
+    /// Live claims: verifications waiting for a permit or running.
+    claims: AtomicUsize,
+}
+
+/// One verification's claim on the working memory, from before it waits for
+/// a permit until it is done (or cancelled).
+struct Claim {
+    memory: Arc<WorkingMemory>,
+    returned: Option<Vec<Block>>,
+}
+
+impl WorkingMemory {
+    fn claim(memory: &Arc<WorkingMemory>) -> Claim {
+        memory.claims.fetch_add(1, Ordering::AcqRel);
+        Claim {
+            memory: memory.clone(),
+            returned: None,
+        }
+    }
+
+    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends a claim. Its memory is kept when another claim is live, else
+    /// freed with every spare; counted under the lock, so of two claims
+    /// ending together exactly one sees the other.
+    fn release(&self, blocks: Option<Vec<Block>>) {
+        let mut spare = self.spare();
+        let others = self.claims.fetch_sub(1, Ordering::AcqRel) - 1;
+        if others > 0 {
+            spare.extend(blocks);
+        } else {
+            let freed = std::mem::take(&mut *spare);
+            drop(spare);
+            drop((blocks, freed));
+        }
+    }
+}
+
+impl Claim {
+    /// `blocks` blocks of memory: a spare of that size, or new (`None` when
+    /// the allocator refuses, as for a stored hash asking for terabytes).
+    fn take(&mut self, blocks: usize) -> Option<Vec<Block>> {
+        let mut spare = self.memory.spare();
+        if let Some(i) = spare.iter().position(|m| m.len() == blocks) {
+            return Some(spare.swap_remove(i));
+        }
+        drop(spare);
+        let mut memory = Vec::new();
+        memory.try_reserve_exact(blocks).ok()?;
+        memory.resize(blocks, Block::new());
+        Some(memory)
+    }
+
+    /// Hands `blocks` back; they are kept or freed when the claim ends.
+    fn give_back(&mut self, blocks: Vec<Block>) {
+        self.returned = Some(blocks);
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.memory.release(self.returned.take());
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +401,105 @@ mod tests {
         assert_eq!(
             (params.m_cost(), params.t_cost(), params.p_cost()),
             (ours.m_cost(), ours.t_cost(), ours.p_cost())
+        );
+    }
+
+    #[tokio::test]
+    async fn checks_in_reused_memory_agree_with_the_argon2_crate() {
+        use argon2::PasswordVerifier as _;
+        let weak = |m, t| Params::new(m, t, 1, None).expect("params");
+        let hashes: Vec<String> = [
+            (Algorithm::Argon2id, Version::V0x13, weak(1024, 2)),
+            (Algorithm::Argon2i, Version::V0x13, weak(1024, 1)),
+            (Algorithm::Argon2d, Version::V0x10, weak(2048, 1)),
+            (Algorithm::Argon2id, Version::V0x13, Params::default()),
+        ]
+        .into_iter()
+        .map(|(a, v, p)| {
+            Argon2::new(a, v, p)
+                .hash_password(b"right-password")
+                .expect("hash")
+                .to_string()
+        })
+        .collect();
+        let hasher = Hasher::new(1);
+        // Queued at once on one permit, so each check runs in memory the
+        // previous one (of the same size or another) left behind.
+        let mut checks = Vec::new();
+        for hash in &hashes {
+            for password in ["right-password", "wrong-password", ""] {
+                let expected = Argon2::default()
+                    .verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok();
+                let hasher = hasher.clone();
+                let hash = hash.clone();
+                checks.push(tokio::spawn(async move {
+                    let verdict = hasher.verify(secret(password), Some(hash.clone())).await;
+                    (verdict, expected, hash, password)
+                }));
+            }
+        }
+        for check in checks {
+            let (verdict, expected, hash, password) = check.await.expect("check");
+            assert_eq!(
+                matches!(verdict, Verdict::Match { .. }),
+                expected,
+                "{password:?} against {hash}"
+            );
+        }
+        assert!(
+            hasher.memory.spare().is_empty(),
+            "the last check frees the working memory"
+        );
+    }
+
+    #[test]
+    fn working_memory_is_kept_only_while_another_check_wants_it() {
+        let memory = Arc::new(WorkingMemory::default());
+        let spares = || memory.spare().len();
+        let mut first = WorkingMemory::claim(&memory);
+        let mut second = WorkingMemory::claim(&memory);
+        let blocks = first.take(8).expect("memory");
+        assert_eq!(blocks.len(), 8);
+        first.give_back(blocks);
+        drop(first);
+        assert_eq!(spares(), 1, "kept for the second");
+        let blocks = second.take(8).expect("memory");
+        assert_eq!(spares(), 0, "handed over");
+        second.give_back(blocks);
+        drop(second);
+        assert_eq!(spares(), 0, "nobody else waits");
+
+        // A claim that ends without running (a cancelled login) frees what
+        // it was keeping for.
+        let mut running = WorkingMemory::claim(&memory);
+        let waiting = WorkingMemory::claim(&memory);
+        let blocks = running.take(8).expect("memory");
+        running.give_back(blocks);
+        drop(running);
+        assert_eq!(spares(), 1);
+        drop(waiting);
+        assert_eq!(spares(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_terabytes_is_a_mismatch() {
+        // m = u32::MAX KiB: 4 TiB, refused by the allocator unless the
+        // kernel promises any amount of memory (overcommit mode 1).
+        if std::fs::read_to_string("/proc/sys/vm/overcommit_memory").is_ok_and(|m| m.trim() == "1")
+        {
+            println!("skipped: the kernel overcommits without limit");
+            return;
+        }
+        let greedy = format!(
+            "$argon2id$v=19$m={},t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            u32::MAX
+        );
+        assert!(is_supported_hash(&greedy));
+        let hasher = Hasher::new(1);
+        assert_eq!(
+            hasher.verify(secret("x"), Some(greedy)).await,
+            Verdict::Mismatch
         );
     }
 
