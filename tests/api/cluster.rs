@@ -158,6 +158,64 @@ impl Cluster {
             );
         }
     }
+    /// An administrator's JSON request to `node`; asserts 200.
+    async fn admin_call(
+        &self,
+        node: usize,
+        admin: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) {
+        let r = self
+            .http
+            .request(method, self.url(node, path))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin request");
+        assert_eq!(r.status(), 200, "{path}");
+    }
+
+    /// `GET /admin/users` on `node` with `token`: needs `users:admin`.
+    async fn list_users(&self, node: usize, token: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(node, "/admin/users"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("list users");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// From `since`, how long until `node` answers `GET /admin/users` (it
+    /// needs `users:admin`) with `token` by `want`: 200 or 403.
+    async fn time_until_admin(
+        &self,
+        node: usize,
+        token: &str,
+        want: u16,
+        since: Instant,
+    ) -> Duration {
+        loop {
+            let (status, body) = self.list_users(node, token).await;
+            if status == 403 {
+                assert_eq!(body, json!({"detail": "Permission 'users:admin' required"}));
+            } else {
+                assert_eq!(status, 200, "{body}");
+            }
+            if status == want {
+                return since.elapsed();
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(5),
+                "node {node} never answered {want}"
+            );
+        }
+    }
 }
 
 fn summary(label: &str, delays: &mut [Duration]) -> Duration {
@@ -308,6 +366,92 @@ async fn disable_password_change_and_refresh_reuse_reach_the_other_node_with_red
         "disable / password / reuse A→B, Redis",
     )
     .await;
+}
+
+/// A permission taken away on A, three ways (the user's role, the role's
+/// permissions, the user's own permissions), is refused on B within the bound
+/// although the token used on B still names it. (A grant needs a new token,
+/// and B may refuse it until its next poll: waited for, not measured.)
+async fn permission_changes_reach_the_other_node(redis: Option<&str>, label: &str) {
+    use reqwest::Method;
+    let c = cluster(2, redis, &[]).await;
+    c.create_user("deputy", "deputy-password").await;
+    let admin = c.token(0, "admin", ADMIN_PASSWORD).await;
+    let user = "/admin/users/deputy";
+    let mut delays = Vec::new();
+
+    // The role that grants it taken from the user.
+    c.admin_call(0, &admin, Method::PATCH, user, json!({"roles": ["admin"]}))
+        .await;
+    let token = c.token(1, "deputy", "deputy-password").await;
+    c.time_until_admin(1, &token, 200, Instant::now()).await;
+    c.admin_call(0, &admin, Method::PATCH, user, json!({"roles": []}))
+        .await;
+    delays.push(c.time_until_admin(1, &token, 403, Instant::now()).await);
+
+    // The permission taken out of the user's role.
+    c.admin_call(
+        0,
+        &admin,
+        Method::PUT,
+        "/admin/roles/deputies",
+        json!({"permissions": ["users:admin"]}),
+    )
+    .await;
+    c.admin_call(
+        0,
+        &admin,
+        Method::PATCH,
+        user,
+        json!({"roles": ["deputies"]}),
+    )
+    .await;
+    let token = c.token(1, "deputy", "deputy-password").await;
+    c.time_until_admin(1, &token, 200, Instant::now()).await;
+    c.admin_call(
+        0,
+        &admin,
+        Method::PUT,
+        "/admin/roles/deputies",
+        json!({"permissions": []}),
+    )
+    .await;
+    delays.push(c.time_until_admin(1, &token, 403, Instant::now()).await);
+
+    // The user's own permission taken away.
+    c.admin_call(
+        0,
+        &admin,
+        Method::PATCH,
+        user,
+        json!({"roles": [], "permissions": ["users:admin"]}),
+    )
+    .await;
+    let token = c.token(1, "deputy", "deputy-password").await;
+    c.time_until_admin(1, &token, 200, Instant::now()).await;
+    c.admin_call(0, &admin, Method::PATCH, user, json!({"permissions": []}))
+        .await;
+    delays.push(c.time_until_admin(1, &token, 403, Instant::now()).await);
+
+    let worst = summary(label, &mut delays);
+    assert!(worst <= BOUND, "{label}: worst {worst:?} over {BOUND:?}");
+}
+
+#[tokio::test]
+async fn a_permission_taken_away_on_one_node_is_refused_on_another_without_redis() {
+    if !postgres_given() {
+        return;
+    }
+    permission_changes_reach_the_other_node(None, "roles and permissions A→B, database poll").await;
+}
+
+#[tokio::test]
+async fn a_permission_taken_away_on_one_node_is_refused_on_another_with_redis() {
+    if !postgres_given() {
+        return;
+    }
+    let Some(redis) = redis_url() else { return };
+    permission_changes_reach_the_other_node(Some(&redis), "roles and permissions A→B, Redis").await;
 }
 
 #[tokio::test]
