@@ -213,7 +213,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Needs no database: one hash at a time through the server's own hasher.
+/// Needs no database: the checks go through the server's own hasher.
 async fn hash_time(count: u32) -> anyhow::Result<()> {
     let hasher = crate::password::Hasher::new(1);
     let password = || Secret::new("benchmark-password".into());

@@ -238,9 +238,10 @@ fn argon2_matches(password: &[u8], stored: &PasswordHash, memory: &mut Claim) ->
 
 /// Argon2 working memory (19 MiB with our parameters) handed from one
 /// verification to the next while logins wait for a hashing permit, and
-/// freed once none is waiting. Allocating it afresh for every hash spends
-/// about a sixth of the hash in page faults during a login flood; keeping
-/// it for good would hold 19 MiB per hashing thread in an idle server.
+/// freed once none is waiting. Allocating and zeroing it afresh for every
+/// check held a login flood on one core to 40 logins/s, against 54 with
+/// reuse (bench/RESULTS.md); keeping it for good would hold 19 MiB per
+/// hashing thread in an idle server.
 #[derive(Default)]
 struct WorkingMemory {
     /// At most one buffer per hash running at once (`HASH_CONCURRENCY`).
