@@ -278,25 +278,23 @@ async fn disable_password_and_reuse_reach_the_other_node(redis: Option<&str>, la
 
     // Disable on A.
     let token = c.token(1, "target", "target-password").await;
-    let r = c
-        .http
-        .patch(c.url(0, "/admin/users/target"))
-        .bearer_auth(&admin)
-        .json(&json!({"disabled": true}))
-        .send()
-        .await
-        .expect("disable");
-    assert_eq!(r.status(), 200);
+    c.admin_call(
+        0,
+        &admin,
+        reqwest::Method::PATCH,
+        "/admin/users/target",
+        json!({"disabled": true}),
+    )
+    .await;
     delays.push(c.time_until_revoked(1, &token, Instant::now()).await);
-    let r = c
-        .http
-        .patch(c.url(0, "/admin/users/target"))
-        .bearer_auth(&admin)
-        .json(&json!({"disabled": false}))
-        .send()
-        .await
-        .expect("enable");
-    assert_eq!(r.status(), 200);
+    c.admin_call(
+        0,
+        &admin,
+        reqwest::Method::PATCH,
+        "/admin/users/target",
+        json!({"disabled": false}),
+    )
+    .await;
 
     // Password change on A ends the session used on B.
     let elsewhere = c.token(1, "target", "target-password").await;
